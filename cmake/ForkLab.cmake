@@ -1,0 +1,69 @@
+# Helpers shared by every chapter's build.
+
+# forklab_chapter(<NN_name> SOURCES <files...> [SEAM <reference seam>] [EXERCISE_SEAM <student seam>]
+#                 [REAPER_IS_SEAM] [LIBRARIES <libs...>])
+#
+# Builds the chapter twice from the same sources: `chNN_name` with the reference seam and
+# `exNN_name` with the student's seam from exercises/NN_name/. The seam is the one translation unit
+# that holds the chapter's key idea; everything else is shared between the two builds.
+# Every binary links the reference reaper (common/src/reap_children.cpp) except the exercise build
+# of a chapter whose seam is the reaper itself (REAPER_IS_SEAM: chapter 01).
+function(forklab_chapter name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "REAPER_IS_SEAM" "SEAM;EXERCISE_SEAM" "SOURCES;LIBRARIES")
+  add_executable(ch${name} ${arg_SOURCES} ${arg_SEAM})
+  target_link_libraries(ch${name} PRIVATE forklab forklab_reap ${arg_LIBRARIES})
+  target_include_directories(ch${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  if(arg_EXERCISE_SEAM)
+    add_executable(ex${name} ${arg_SOURCES} ${arg_EXERCISE_SEAM})
+    target_link_libraries(ex${name} PRIVATE forklab ${arg_LIBRARIES})
+    if(NOT arg_REAPER_IS_SEAM)
+      target_link_libraries(ex${name} PRIVATE forklab_reap)
+    endif()
+    target_include_directories(ex${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  endif()
+endfunction()
+
+# forklab_behaviour_tests(<NN_name> SOURCES <files...> [POINTS_LABEL <label>])
+#
+# Builds `tests_NN_name` (GoogleTest, linked with the harness) and registers each test twice:
+#   - against chNN_name, labels "chNN;behaviour" (what plain `ctest` runs),
+#   - against exNN_name, labels "exNN;exercise" (what grading runs).
+# The binary under test is passed in FORKLAB_SERVER. It also adds the target `grade_exNN`, which
+# builds the student's version and runs the same tests against it, printing points and a score.
+function(forklab_behaviour_tests name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SOURCES;LIBRARIES")
+  string(SUBSTRING ${name} 0 2 nn)
+  set(bin tests_${name})
+  add_executable(${bin} ${arg_SOURCES})
+  target_link_libraries(${bin} PRIVATE forklab_harness ${arg_LIBRARIES})
+  add_dependencies(${bin} ch${name})
+  gtest_discover_tests(${bin}
+    TEST_PREFIX "ch${nn}."
+    DISCOVERY_TIMEOUT 30
+    PROPERTIES LABELS "ch${nn};behaviour" TIMEOUT 120
+               ENVIRONMENT "FORKLAB_SERVER=$<TARGET_FILE:ch${name}>")
+  if(TARGET ex${name})
+    add_dependencies(${bin} ex${name})
+    gtest_discover_tests(${bin}
+      TEST_PREFIX "ex${nn}."
+      DISCOVERY_TIMEOUT 30
+      PROPERTIES LABELS "ex${nn};exercise" TIMEOUT 120
+                 ENVIRONMENT "FORKLAB_SERVER=$<TARGET_FILE:ex${name}>")
+    add_custom_target(grade_ex${nn}
+      COMMAND ${CMAKE_COMMAND} -E env FORKLAB_SERVER=$<TARGET_FILE:ex${name}> FORKLAB_GRADE=1
+              $<TARGET_FILE:${bin}>
+      DEPENDS ${bin} ex${name}
+      USES_TERMINAL
+      COMMENT "Grading exercise ${name}")
+  endif()
+endfunction()
+
+# forklab_unit_tests(<target> LABELS <labels> SOURCES <files...> [LIBRARIES <libs...>])
+function(forklab_unit_tests target)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "LABELS" "SOURCES;LIBRARIES")
+  add_executable(${target} ${arg_SOURCES})
+  target_link_libraries(${target} PRIVATE forklab_harness ${arg_LIBRARIES})
+  gtest_discover_tests(${target}
+    DISCOVERY_TIMEOUT 30
+    PROPERTIES LABELS "${arg_LABELS}" TIMEOUT 120)
+endfunction()

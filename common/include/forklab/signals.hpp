@@ -1,0 +1,69 @@
+/// \file
+/// \brief Signals turned into events that a loop can wait on (the self-pipe trick).
+///
+/// A handler may only touch async-signal-safe state. Here each handler writes the signal's number as
+/// one byte to a non-blocking pipe and returns; the loop polls the pipe's read end next to its
+/// other descriptors and does the real work. Nothing else happens in a handler: no logging, no
+/// allocation, no locks (signal-safety(7)).
+#pragma once
+
+#include <csignal>
+#include <initializer_list>
+#include <vector>
+
+#include "forklab/fd.hpp"
+
+namespace forklab {
+
+/// Routes a set of signals into a pipe. At most one instance exists per process at a time.
+class SignalEvents {
+public:
+    /// Installs handlers (with SA_RESTART) for \p signals. Throws std::logic_error if another
+    /// instance exists, std::system_error if a call fails.
+    explicit SignalEvents(std::initializer_list<int> signals);
+    /// Restores the default disposition of each signal and closes the pipe.
+    ~SignalEvents();
+    SignalEvents(const SignalEvents&) = delete;
+    SignalEvents& operator=(const SignalEvents&) = delete;
+
+    /// Readable (POLLIN) when a signal has arrived since the last take().
+    [[nodiscard]] int fd() const noexcept { return read_end_.get(); }
+
+    /// Drains the pipe and returns the signals that arrived, oldest first, each at most once.
+    std::vector<int> take();
+
+    /// Adds a signal to the set handled by this instance.
+    void add(int sig);
+
+private:
+    Fd read_end_;
+    Fd write_end_;
+    std::vector<int> signals_;
+};
+
+/// Ignores SIGPIPE for the whole process, so that writing to a vanished client returns EPIPE
+/// instead of killing the process. Every server calls this first.
+void ignore_sigpipe();
+
+/// Blocks every signal for the lifetime of the object and restores the previous mask after.
+/// Used around fork() so that no handler of the parent runs in the child before the child has
+/// reset its dispositions (see spawn()).
+class BlockAllSignals {
+public:
+    BlockAllSignals();
+    ~BlockAllSignals();
+    BlockAllSignals(const BlockAllSignals&) = delete;
+    BlockAllSignals& operator=(const BlockAllSignals&) = delete;
+
+    /// The mask that was in force before.
+    [[nodiscard]] const sigset_t& previous() const noexcept { return previous_; }
+
+private:
+    sigset_t previous_;
+};
+
+/// In a freshly forked child, with signals blocked: sets every caught signal back to SIG_DFL and
+/// closes the parent's signal pipe, so the parent's handlers never run in the child.
+void reset_signals_in_child() noexcept;
+
+}  // namespace forklab

@@ -1,0 +1,96 @@
+/// \file
+/// \brief The routes of the kit's HTTP app.
+#include "forklab/app.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <string_view>
+
+namespace forklab {
+
+namespace {
+
+/// Parses the decimal number after \p prefix in \p path, if the whole rest is one.
+std::optional<long> number_after(std::string_view path, std::string_view prefix) {
+    if (path.substr(0, prefix.size()) != prefix) {
+        return std::nullopt;
+    }
+    std::string_view digits = path.substr(prefix.size());
+    long value = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value < 0) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+Response text(int status, std::string body) {
+    Response r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+}
+
+}  // namespace
+
+//! [routes]
+Response handle(const http::Request& request, const AppContext& context) {
+    if (request.method != "GET" && request.method != "HEAD") {
+        Response r = text(405, "only GET and HEAD\n");
+        r.close = true;  // the request may carry a body we will not read
+        return r;
+    }
+    Response r = text(404, "not found\n");
+    std::string_view path = request.path();
+    if (path == "/") {
+        r = text(200, "Hello, world\n");
+    } else if (path == "/pid") {
+        r = text(200, std::to_string(::getpid()) + "\n");
+    } else if (path == "/status") {
+        bool json = request.query() == "json";
+        r = text(200, context.status ? context.status(json)
+                                     : (json ? "{}\n" : "no status for this server\n"));
+        if (json) {
+            r.content_type = "application/json";
+        }
+    } else if (path.substr(0, 7) == "/bytes/") {
+        auto n = number_after(path, "/bytes/");
+        r = !n ? text(400, "expects /bytes/N\n")
+            : static_cast<std::size_t>(*n) > max_bytes_body
+                ? text(400, "at most 16777216 bytes\n")
+                : text(200, std::string(static_cast<std::size_t>(*n), 'x'));
+        if (r.status == 200) {
+            r.content_type = "application/octet-stream";
+        }
+    } else if (path.substr(0, 7) == "/sleep/") {
+        auto ms = number_after(path, "/sleep/");
+        r = !ms || *ms > max_sleep_ms ? text(400, "expects /sleep/MS, MS <= 60000\n")
+                                       : text(200, "slept " + std::to_string(*ms) + " ms\n");
+        r.delay_ms = r.status == 200 ? *ms : 0;
+    } else if (context.drills && path == "/crash") {
+        r.drill = Drill::crash;
+    } else if (context.drills && path == "/hang") {
+        r.drill = Drill::hang;
+    }
+    r.close = r.close || request.has_body || !request.keep_alive;
+    return r;
+}
+//! [routes]
+
+Response error_response(int status) {
+    Response r = text(status, std::string(http::reason(status)) + "\n");
+    r.close = true;
+    return r;
+}
+
+std::string serialize(const Response& response, bool keep_alive, bool head_only) {
+    std::string out = http::response_head(response.status, response.content_type,
+                                          response.body.size(), keep_alive && !response.close);
+    if (!head_only) {
+        out += response.body;
+    }
+    return out;
+}
+
+}  // namespace forklab

@@ -1,0 +1,64 @@
+/// \file
+/// \brief spawn() and ChildExit.
+#include "forklab/process.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <exception>
+
+#include "forklab/error.hpp"
+#include "forklab/log.hpp"
+#include "forklab/signals.hpp"
+
+namespace forklab {
+
+bool ChildExit::exited() const noexcept { return WIFEXITED(status); }
+int ChildExit::exit_code() const noexcept { return WEXITSTATUS(status); }
+bool ChildExit::signaled() const noexcept { return WIFSIGNALED(status); }
+int ChildExit::signal() const noexcept { return WTERMSIG(status); }
+
+std::string ChildExit::describe() const {
+    if (exited()) {
+        return "exited with code " + std::to_string(exit_code());
+    }
+    if (signaled()) {
+        std::string text = "killed by signal " + std::to_string(signal()) + " (" +
+                           ::strsignal(signal()) + ")";
+        if (WCOREDUMP(status)) {
+            text += ", core dumped";
+        }
+        return text;
+    }
+    return "changed state (wait status " + std::to_string(status) + ")";
+}
+
+pid_t spawn(const std::function<int()>& body, std::initializer_list<int> ignore) {
+    BlockAllSignals blocked;
+    pid_t pid = ::fork();
+    if (pid == -1) {
+        throw_errno("fork");
+    }
+    if (pid > 0) {
+        return pid;  // the parent: ~BlockAllSignals restores its mask
+    }
+    // The child. Signals are still blocked: make the parent's handlers harmless first.
+    reset_signals_in_child();
+    for (int sig : ignore) {
+        ::signal(sig, SIG_IGN);
+    }
+    ::sigprocmask(SIG_SETMASK, &blocked.previous(), nullptr);
+    int code = 70;
+    try {
+        code = body();
+    } catch (const std::exception& e) {
+        log::line("child failed: ", e.what());
+    } catch (...) {
+        log::line("child failed: unknown exception");
+    }
+    ::_exit(code);  // never return into the parent's code, never run its atexit handlers
+}
+
+}  // namespace forklab

@@ -1,0 +1,126 @@
+/// \file
+/// \brief The self-pipe: signal handlers that only write one byte.
+#include "forklab/signals.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <stdexcept>
+
+#include "forklab/error.hpp"
+
+namespace forklab {
+
+namespace {
+
+/// The write end of the current instance's pipe, read by the handler. -1 when none.
+volatile sig_atomic_t g_write_fd = -1;
+/// The read end, so a forked child can close both ends.
+volatile sig_atomic_t g_read_fd = -1;
+
+/// The whole handler: remember which signal came, keep errno intact for the interrupted code.
+void on_signal(int sig) {
+    int saved = errno;
+    auto byte = static_cast<unsigned char>(sig);
+    // If the pipe is full a wake-up is already pending: dropping this byte loses nothing, because
+    // take() reports each signal once anyway. A signal number above 255 does not exist on Linux.
+    [[maybe_unused]] ssize_t n = ::write(g_write_fd, &byte, 1);
+    errno = saved;
+}
+
+void install(int sig, void (*handler)(int)) {
+    struct sigaction sa = {};
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (::sigaction(sig, &sa, nullptr) == -1) {
+        throw_errno("sigaction " + std::to_string(sig));
+    }
+}
+
+}  // namespace
+
+SignalEvents::SignalEvents(std::initializer_list<int> signals) {
+    if (g_write_fd != -1) {
+        throw std::logic_error("SignalEvents: only one instance per process");
+    }
+    Pipe pipe = make_pipe(O_NONBLOCK);
+    read_end_ = std::move(pipe.read_end);
+    write_end_ = std::move(pipe.write_end);
+    g_read_fd = read_end_.get();
+    g_write_fd = write_end_.get();
+    for (int sig : signals) {
+        add(sig);
+    }
+}
+
+SignalEvents::~SignalEvents() {
+    for (int sig : signals_) {
+        ::signal(sig, SIG_DFL);
+    }
+    g_write_fd = -1;
+    g_read_fd = -1;
+}
+
+void SignalEvents::add(int sig) {
+    install(sig, on_signal);
+    signals_.push_back(sig);
+}
+
+std::vector<int> SignalEvents::take() {
+    std::vector<int> out;
+    unsigned char buf[64];
+    for (;;) {
+        ssize_t n = ::read(read_end_.get(), buf, sizeof buf);
+        if (n > 0) {
+            for (ssize_t i = 0; i < n; ++i) {
+                int sig = buf[i];
+                if (std::find(out.begin(), out.end(), sig) == out.end()) {
+                    out.push_back(sig);
+                }
+            }
+            continue;
+        }
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+        break;  // EAGAIN: drained
+    }
+    return out;
+}
+
+void ignore_sigpipe() {
+    if (::signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        throw_errno("signal SIGPIPE");
+    }
+}
+
+BlockAllSignals::BlockAllSignals() {
+    sigset_t all;
+    sigfillset(&all);
+    ::sigprocmask(SIG_BLOCK, &all, &previous_);
+}
+
+BlockAllSignals::~BlockAllSignals() { ::sigprocmask(SIG_SETMASK, &previous_, nullptr); }
+
+void reset_signals_in_child() noexcept {
+    for (int sig = 1; sig < NSIG; ++sig) {
+        struct sigaction old = {};
+        if (sig == SIGKILL || sig == SIGSTOP || ::sigaction(sig, nullptr, &old) == -1) {
+            continue;
+        }
+        if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
+            ::signal(sig, SIG_DFL);
+        }
+    }
+    if (g_read_fd != -1) {
+        ::close(g_read_fd);
+        ::close(g_write_fd);
+        g_read_fd = -1;
+        g_write_fd = -1;
+    }
+}
+
+}  // namespace forklab

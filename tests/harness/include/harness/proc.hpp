@@ -1,0 +1,61 @@
+/// \file
+/// \brief Looking at processes the way a user can: through /proc.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace forklab::test {
+
+/// Fields of /proc/PID/stat.
+struct ProcStat {
+    pid_t pid = 0;       ///< The process.
+    char state = '?';    ///< R, S, D, Z, T ...
+    pid_t ppid = 0;      ///< Parent.
+    pid_t pgrp = 0;      ///< Process group.
+    pid_t session = 0;   ///< Session.
+    int tty_nr = 0;      ///< Controlling terminal (0: none).
+    std::string comm;    ///< Command name.
+};
+
+/// The stat of \p pid, or nothing when it does not exist.
+std::optional<ProcStat> proc_stat(pid_t pid);
+/// True when \p pid exists and is not a zombie.
+bool alive(pid_t pid);
+/// Every process on the machine (that /proc lets us see).
+std::vector<ProcStat> all_processes();
+/// Processes whose parent is \p parent (zombies included).
+std::vector<ProcStat> children_of(pid_t parent);
+/// Children of \p parent that are zombies.
+std::vector<pid_t> zombie_children(pid_t parent);
+/// Processes in process group \p pgid or session \p pgid.
+std::vector<ProcStat> group_members(pid_t pgid);
+/// Number of open descriptors of \p pid (-1 if unreadable).
+int fd_count(pid_t pid);
+/// What each descriptor of \p pid points to (readlink of /proc/PID/fd/N).
+std::vector<std::string> fd_targets(pid_t pid);
+/// The kernel function \p pid sleeps in (/proc/PID/wchan).
+std::string wchan(pid_t pid);
+/// The current directory of \p pid.
+std::string cwd(pid_t pid);
+/// A line's value from /proc/PID/status, e.g. "Uid" -> "1000\t1000\t1000\t1000".
+std::string status_field(pid_t pid, const std::string& key);
+/// The umask of \p pid as a number (from /proc/PID/status), or -1.
+int umask_of(pid_t pid);
+
+/// One line of /proc/locks.
+struct LockEntry {
+    std::string kind;   ///< FLOCK, POSIX, OFDLCK
+    std::string mode;   ///< ADVISORY / MANDATORY
+    std::string type;   ///< READ / WRITE
+    pid_t pid = 0;      ///< Holder (or waiter) pid.
+    unsigned long inode = 0;  ///< Inode of the locked file.
+    bool waiting = false;     ///< A "->" line: blocked waiting for the lock.
+};
+/// The current locks of the system.
+std::vector<LockEntry> proc_locks();
+
+}  // namespace forklab::test

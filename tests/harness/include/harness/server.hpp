@@ -1,0 +1,83 @@
+/// \file
+/// \brief Starting a server binary the way a user would, and judging what it leaves behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace forklab::test {
+
+/// The binary under test: $FORKLAB_SERVER (set by CTest to chNN_* or exNN_*).
+std::string server_binary();
+
+/// What a finished command produced.
+struct RunResult {
+    int exit_code = -1;  ///< Exit code, or 128+signal.
+    std::string out;     ///< Its stdout.
+    std::string err;     ///< Its stderr.
+    bool timed_out = false;  ///< Killed after the timeout.
+};
+/// Runs \p binary with \p args to completion (at most \p timeout), capturing its output.
+RunResult run(const std::string& binary, const std::vector<std::string>& args,
+              std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+/// A running server started with `--listen 127.0.0.1:0` in its own process group.
+///
+/// The constructor waits (at most 10 s) for the readiness line
+/// `forklab: listening on 127.0.0.1:PORT pid PID` and records a test failure if it does not
+/// come. stderr goes to a log file that log() reads. The destructor kills whatever is left of the
+/// group and reaps it, recording a failure if anything had to be killed there; it also fails the
+/// test if the log reports a crash (a worker killed by a signal, a sanitizer report) unless
+/// allow_crashes() was called.
+class Server {
+public:
+    /// Starts \p binary (default server_binary()) with \p args.
+    explicit Server(std::vector<std::string> args = {}, std::string binary = server_binary());
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// True when the readiness line arrived.
+    [[nodiscard]] bool ready() const { return port_ > 0; }
+    /// The port it listens on.
+    [[nodiscard]] int port() const { return port_; }
+    /// The master's pid, from the readiness line.
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    /// The pid of the process the harness started (the launcher for a daemon).
+    [[nodiscard]] pid_t launched_pid() const { return launched_; }
+    /// Everything the server wrote on stderr (or into the log file passed to it) so far.
+    [[nodiscard]] std::string log() const;
+    /// The path of the stderr capture file.
+    [[nodiscard]] const std::string& log_path() const { return log_path_; }
+    /// A private temporary directory for this server's files (removed afterwards).
+    [[nodiscard]] const std::string& dir() const { return dir_; }
+    /// Do not treat crash lines in the log as failures (tests that kill workers on purpose).
+    void allow_crashes() { allow_crashes_ = true; }
+
+    /// Sends \p sig to the master.
+    void signal(int sig) const;
+    /// Sends \p sig and waits up to \p timeout for the master to exit; returns its exit code
+    /// (128+signal if killed), or -1 after a timeout (then the group is killed and the test fails).
+    int stop(int sig = 15, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// True once the master has exited (reaps it if it is our child).
+    bool exited();
+    /// The master's exit code after exited() (128+signal when killed).
+    [[nodiscard]] int exit_code() const { return exit_code_; }
+
+private:
+    void cleanup();
+
+    std::string dir_;
+    std::string log_path_;
+    pid_t launched_ = -1;
+    pid_t pid_ = -1;
+    int port_ = 0;
+    bool allow_crashes_ = false;
+    bool reaped_ = false;
+    int exit_code_ = -1;
+};
+
+}  // namespace forklab::test
