@@ -69,10 +69,20 @@ AcceptResult Acceptor::shed_one(int err) {
         return {AcceptStatus::backoff, Fd(), err};
     }
     spare_.reset();  // frees exactly one descriptor ...
-    Fd victim(::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC));  // ... for the oldest client
-    victim.reset();                                                    // which is told "no"
-    spare_ = open_spare();
-    return {AcceptStatus::shed, Fd(), err};
+    int victim = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);  // ... for the oldest
+    int victim_err = errno;
+    if (victim >= 0) {
+        Fd(victim).reset();  // the client is told "no" by a close
+    }
+    spare_ = open_spare();  // the slot is free again: take it back for next time
+    if (victim >= 0) {
+        return {AcceptStatus::shed, Fd(), err};
+    }
+    // Linux reports EMFILE before it looks at the queue: an empty queue says so only now.
+    if (victim_err == EAGAIN || victim_err == EWOULDBLOCK) {
+        return {AcceptStatus::would_block, Fd(), victim_err};
+    }
+    return {AcceptStatus::backoff, Fd(), victim_err};
 }
 
 }  // namespace forklab

@@ -1,0 +1,62 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "forklab/app.hpp"
+
+namespace {
+
+forklab::Response call(const std::string& target, forklab::AppContext context = {},
+                       const std::string& method = "GET") {
+    forklab::http::RequestParser p;
+    EXPECT_EQ(p.feed(method + " " + target + " HTTP/1.1\r\n\r\n"),
+              forklab::http::RequestParser::State::complete);
+    return forklab::handle(p.request(), context);
+}
+
+TEST(App, Routes) {
+    EXPECT_EQ(call("/").body, "Hello, world\n");
+    EXPECT_EQ(call("/pid").body, std::to_string(::getpid()) + "\n");
+    EXPECT_EQ(call("/bytes/4000").body.size(), 4000u);
+    EXPECT_EQ(call("/bytes/0").status, 200);
+    EXPECT_EQ(call("/bytes/16777216").body.size(), 16777216u);
+    EXPECT_EQ(call("/sleep/250").delay_ms, 250);
+    EXPECT_EQ(call("/nope").status, 404);
+    EXPECT_EQ(call("/", {}, "POST").status, 405);
+    EXPECT_TRUE(call("/", {}, "POST").close);
+}
+
+TEST(App, RejectsOutOfRangeArguments) {
+    EXPECT_EQ(call("/bytes/16777217").status, 400);
+    EXPECT_EQ(call("/bytes/-1").status, 400);
+    EXPECT_EQ(call("/bytes/1x").status, 400);
+    EXPECT_EQ(call("/bytes/99999999999999999999999").status, 400);
+    EXPECT_EQ(call("/sleep/60001").status, 400);
+    EXPECT_EQ(call("/sleep/60001").delay_ms, 0);
+}
+
+TEST(App, StatusComesFromTheChapter) {
+    forklab::AppContext context;
+    context.status = [](bool json) { return json ? std::string("{\"a\":1}") : "a: 1\n"; };
+    EXPECT_EQ(call("/status", context).body, "a: 1\n");
+    auto json = call("/status?json", context);
+    EXPECT_EQ(json.body, "{\"a\":1}");
+    EXPECT_EQ(json.content_type, "application/json");
+}
+
+TEST(App, DrillsOnlyWhenEnabled) {
+    EXPECT_EQ(call("/crash").status, 404);
+    EXPECT_EQ(call("/hang").drill, forklab::Drill::none);
+    forklab::AppContext drills{true, {}};
+    EXPECT_EQ(call("/crash", drills).drill, forklab::Drill::crash);
+    EXPECT_EQ(call("/hang", drills).drill, forklab::Drill::hang);
+}
+
+TEST(App, HeadKeepsTheLengthButNotTheBody) {
+    auto r = call("/");
+    std::string head = forklab::serialize(r, false, true);
+    EXPECT_NE(head.find("Content-Length: 13\r\n"), std::string::npos);
+    EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
+    EXPECT_EQ(forklab::serialize(r, false, false), head + "Hello, world\n");
+}
+
+}  // namespace
