@@ -39,16 +39,18 @@ function(forklab_behaviour_tests name)
   add_dependencies(${bin} ch${name})
   gtest_discover_tests(${bin}
     TEST_PREFIX "ch${nn}."
+    TEST_LIST ${bin}_reference
     DISCOVERY_TIMEOUT 30
-    PROPERTIES LABELS "ch${nn};behaviour" TIMEOUT 120
-               ENVIRONMENT "FORKLAB_SERVER=$<TARGET_FILE:ch${name}>")
+    PROPERTIES TIMEOUT 120 ENVIRONMENT "FORKLAB_SERVER=$<TARGET_FILE:ch${name}>")
+  forklab_label_tests(${bin}_reference "ch${nn};behaviour")
   if(TARGET ex${name})
     add_dependencies(${bin} ex${name})
     gtest_discover_tests(${bin}
       TEST_PREFIX "ex${nn}."
+      TEST_LIST ${bin}_exercise
       DISCOVERY_TIMEOUT 30
-      PROPERTIES LABELS "ex${nn};exercise" TIMEOUT 120
-                 ENVIRONMENT "FORKLAB_SERVER=$<TARGET_FILE:ex${name}>")
+      PROPERTIES TIMEOUT 120 ENVIRONMENT "FORKLAB_SERVER=$<TARGET_FILE:ex${name}>")
+    forklab_label_tests(${bin}_exercise "ex${nn};exercise")
     add_custom_target(grade_ex${nn}
       COMMAND ${CMAKE_COMMAND} -E env FORKLAB_SERVER=$<TARGET_FILE:ex${name}> FORKLAB_GRADE=1
               $<TARGET_FILE:${bin}>
@@ -58,12 +60,28 @@ function(forklab_behaviour_tests name)
   endif()
 endfunction()
 
+# forklab_label_tests(<test list variable> <labels>)
+#
+# gtest_discover_tests flattens a list-valued property such as LABELS "ch01;behaviour", so labels
+# are set by a script that CTest runs after the discovered tests are known (TEST_INCLUDE_FILES are
+# processed in order, after gtest_discover_tests' own).
+function(forklab_label_tests list labels)
+  set(script ${CMAKE_CURRENT_BINARY_DIR}/${list}_labels.cmake)
+  file(WRITE ${script}
+    "if(DEFINED ${list})\n"
+    "  set_tests_properties(\${${list}} PROPERTIES LABELS \"${labels}\")\n"
+    "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${script})
+endfunction()
+
 # forklab_unit_tests(<target> LABELS <labels> SOURCES <files...> [LIBRARIES <libs...>])
 function(forklab_unit_tests target)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "LABELS" "SOURCES;LIBRARIES")
   add_executable(${target} ${arg_SOURCES})
   target_link_libraries(${target} PRIVATE forklab_harness ${arg_LIBRARIES})
   gtest_discover_tests(${target}
+    TEST_LIST ${target}_list
     DISCOVERY_TIMEOUT 30
-    PROPERTIES LABELS "${arg_LABELS}" TIMEOUT 120)
+    PROPERTIES TIMEOUT 120)
+  forklab_label_tests(${target}_list "${arg_LABELS}")
 endfunction()
