@@ -18,7 +18,8 @@
 int main(int argc, char** argv) {
     forklab::ServerOptions options;
     long max_children = 64;
-    forklab::Cli cli("ch01_fork_server", "Chapter 01: a server that forks one child per connection.");
+    forklab::Cli cli("ch01_fork_server",
+                     "Chapter 01: a server that forks one child per connection.");
     forklab::add_server_options(cli, options);
     cli.option("max-children", "live children at most; at the cap accepting pauses (default 64)",
                max_children, 1, 100000);

@@ -13,7 +13,9 @@ namespace forklab {
 
 namespace {
 
-Fd open_spare() { return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
+Fd open_spare() {
+    return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
 
 }  // namespace
 
@@ -24,6 +26,7 @@ Acceptor::Acceptor(int listen_fd, bool nonblocking_connections)
     }
 }
 
+//! [accept]
 AcceptResult Acceptor::accept() {
     int flags = SOCK_CLOEXEC | (nonblocking_ ? SOCK_NONBLOCK : 0);
     int fd = ::accept4(listen_fd_, nullptr, nullptr, flags);
@@ -62,7 +65,9 @@ AcceptResult Acceptor::accept() {
             throw_errno("accept", err);
     }
 }
+//! [accept]
 
+//! [shed]
 AcceptResult Acceptor::shed_one(int err) {
     if (!spare_) {
         spare_ = open_spare();  // a descriptor may have been freed since the last attempt
@@ -84,5 +89,6 @@ AcceptResult Acceptor::shed_one(int err) {
     }
     return {AcceptStatus::backoff, Fd(), victim_err};
 }
+//! [shed]
 
 }  // namespace forklab

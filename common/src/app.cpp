@@ -66,7 +66,7 @@ Response handle(const http::Request& request, const AppContext& context) {
     } else if (path.substr(0, 7) == "/sleep/") {
         auto ms = number_after(path, "/sleep/");
         r = !ms || *ms > max_sleep_ms ? text(400, "expects /sleep/MS, MS <= 60000\n")
-                                       : text(200, "slept " + std::to_string(*ms) + " ms\n");
+                                      : text(200, "slept " + std::to_string(*ms) + " ms\n");
         r.delay_ms = r.status == 200 ? *ms : 0;
     } else if (context.drills && path == "/crash") {
         r.drill = Drill::crash;

@@ -69,7 +69,7 @@ void ForkServer::serve_in_child(Fd conn) {
         // them and finish their request; the parent decides how the server stops.
         pid_t pid = spawn(
             [&] {
-                listener.reset();        // the child's copy of the listener: not ours to accept on
+                listener.reset();  // the child's copy of the listener: not ours to accept on
                 acceptor.drop_spare();
                 log::set_role("child");
                 AppContext app{config.drills, [this](bool json) { return status(json); }};
@@ -80,8 +80,8 @@ void ForkServer::serve_in_child(Fd conn) {
         children.insert(pid);
         ++accepted;
     } catch (const std::system_error& e) {
-        log::line(e.what(), ": dropping the connection, pausing accepts for ",
-                  Acceptor::backoff_ms, " ms");
+        log::line(e.what(), ": dropping the connection, pausing accepts for ", Acceptor::backoff_ms,
+                  " ms");
         paused_until = Clock::now() + std::chrono::milliseconds(Acceptor::backoff_ms);
     }
     // The parent's copy of the connection closes here (conn's destructor), or the client would
@@ -167,8 +167,8 @@ void ForkServer::on_signal(int sig) {
 int ForkServer::poll_timeout() const {
     auto now = Clock::now();
     auto ms_to = [&](Clock::time_point t) {
-        return static_cast<int>(
-            std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(t - now).count() + 1));
+        return static_cast<int>(std::max<long>(
+            0, std::chrono::duration_cast<std::chrono::milliseconds>(t - now).count() + 1));
     };
     int timeout = mode == Mode::running ? -1 : ms_to(stop_deadline);
     if (paused_until > now) {

@@ -21,7 +21,8 @@ bool iequals(std::string_view a, std::string_view b) {
 bool is_token(std::string_view s) {
     static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || extra.find(c) != std::string_view::npos;
+        return std::isalnum(static_cast<unsigned char>(c)) ||
+               extra.find(c) != std::string_view::npos;
     });
 }
 
@@ -226,17 +227,28 @@ RequestParser::State RequestParser::parse() {
 
 std::string_view reason(int status) {
     switch (status) {
-        case 200: return "OK";
-        case 400: return "Bad Request";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 408: return "Request Timeout";
-        case 414: return "URI Too Long";
-        case 431: return "Request Header Fields Too Large";
-        case 500: return "Internal Server Error";
-        case 503: return "Service Unavailable";
-        case 505: return "HTTP Version Not Supported";
-        default: return "Unknown";
+        case 200:
+            return "OK";
+        case 400:
+            return "Bad Request";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 408:
+            return "Request Timeout";
+        case 414:
+            return "URI Too Long";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 500:
+            return "Internal Server Error";
+        case 503:
+            return "Service Unavailable";
+        case 505:
+            return "HTTP Version Not Supported";
+        default:
+            return "Unknown";
     }
 }
 
@@ -247,7 +259,8 @@ std::string response_head(int status, std::string_view content_type, std::size_t
     head.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(reason(status));
     head.append("\r\nContent-Type: ").append(content_type);
     head.append("\r\nContent-Length: ").append(std::to_string(content_length));
-    head.append(keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+    head.append(keep_alive ? "\r\nConnection: keep-alive\r\n\r\n"
+                           : "\r\nConnection: close\r\n\r\n");
     return head;
 }
 

@@ -43,7 +43,9 @@ void init(std::string_view role, const std::string& path) {
     s.file = path.empty() ? Fd() : open_log(path);
 }
 
-void set_role(std::string_view role) { state().role = role; }
+void set_role(std::string_view role) {
+    state().role = role;
+}
 
 int fd() noexcept {
     const State& s = state();

@@ -19,7 +19,9 @@ namespace {
 struct SockAddr {
     sockaddr_storage storage{};
     socklen_t len = 0;
-    [[nodiscard]] const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+    [[nodiscard]] const sockaddr* get() const {
+        return reinterpret_cast<const sockaddr*>(&storage);
+    }
 };
 
 std::optional<SockAddr> to_sockaddr(const Endpoint& at) {

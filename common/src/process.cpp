@@ -15,18 +15,26 @@
 
 namespace forklab {
 
-bool ChildExit::exited() const noexcept { return WIFEXITED(status); }
-int ChildExit::exit_code() const noexcept { return WEXITSTATUS(status); }
-bool ChildExit::signaled() const noexcept { return WIFSIGNALED(status); }
-int ChildExit::signal() const noexcept { return WTERMSIG(status); }
+bool ChildExit::exited() const noexcept {
+    return WIFEXITED(status);
+}
+int ChildExit::exit_code() const noexcept {
+    return WEXITSTATUS(status);
+}
+bool ChildExit::signaled() const noexcept {
+    return WIFSIGNALED(status);
+}
+int ChildExit::signal() const noexcept {
+    return WTERMSIG(status);
+}
 
 std::string ChildExit::describe() const {
     if (exited()) {
         return "exited with code " + std::to_string(exit_code());
     }
     if (signaled()) {
-        std::string text = "killed by signal " + std::to_string(signal()) + " (" +
-                           ::strsignal(signal()) + ")";
+        std::string text =
+            "killed by signal " + std::to_string(signal()) + " (" + ::strsignal(signal()) + ")";
         if (WCOREDUMP(status)) {
             text += ", core dumped";
         }
@@ -35,6 +43,7 @@ std::string ChildExit::describe() const {
     return "changed state (wait status " + std::to_string(status) + ")";
 }
 
+//! [spawn]
 pid_t spawn(const std::function<int()>& body, std::initializer_list<int> ignore) {
     BlockAllSignals blocked;
     pid_t pid = ::fork();
@@ -60,5 +69,6 @@ pid_t spawn(const std::function<int()>& body, std::initializer_list<int> ignore)
     }
     ::_exit(code);  // never return into the parent's code, never run its atexit handlers
 }
+//! [spawn]
 
 }  // namespace forklab

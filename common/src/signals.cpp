@@ -20,6 +20,7 @@ volatile sig_atomic_t g_write_fd = -1;
 /// The read end, so a forked child can close both ends.
 volatile sig_atomic_t g_read_fd = -1;
 
+//! [handler]
 /// The whole handler: remember which signal came, keep errno intact for the interrupted code.
 void on_signal(int sig) {
     int saved = errno;
@@ -29,6 +30,7 @@ void on_signal(int sig) {
     [[maybe_unused]] ssize_t n = ::write(g_write_fd, &byte, 1);
     errno = saved;
 }
+//! [handler]
 
 void install(int sig, void (*handler)(int)) {
     struct sigaction sa = {};
@@ -103,7 +105,9 @@ BlockAllSignals::BlockAllSignals() {
     ::sigprocmask(SIG_BLOCK, &all, &previous_);
 }
 
-BlockAllSignals::~BlockAllSignals() { ::sigprocmask(SIG_SETMASK, &previous_, nullptr); }
+BlockAllSignals::~BlockAllSignals() {
+    ::sigprocmask(SIG_SETMASK, &previous_, nullptr);
+}
 
 void reset_signals_in_child() noexcept {
     for (int sig = 1; sig < NSIG; ++sig) {

@@ -33,7 +33,7 @@ struct AcceptResult {
 /// waking up for it forever (the EMFILE spin). Accepted descriptors are close-on-exec; they are
 /// non-blocking only when asked.
 class Acceptor {
-public:
+  public:
     /// Does not take ownership of \p listen_fd. Throws std::system_error if /dev/null cannot be
     /// opened for the spare.
     explicit Acceptor(int listen_fd, bool nonblocking_connections = false);
@@ -51,7 +51,7 @@ public:
     /// Closes the spare descriptor (a child that will not accept calls this after fork).
     void drop_spare() noexcept { spare_.reset(); }
 
-private:
+  private:
     AcceptResult shed_one(int err);
 
     int listen_fd_;

@@ -1,8 +1,8 @@
 /// \file
 /// \brief The small HTTP application every chapter serves (DESIGN.md, "The app").
 ///
-/// Routes: `/` -> "Hello, world\n"; `/bytes/N` -> N bytes (N <= 16 MiB); `/sleep/MS` -> answers after
-/// MS ms (<= 60000); `/pid` -> the serving process's pid; `/status` (`/status?json`) -> the
+/// Routes: `/` -> "Hello, world\n"; `/bytes/N` -> N bytes (N <= 16 MiB); `/sleep/MS` -> answers
+/// after MS ms (<= 60000); `/pid` -> the serving process's pid; `/status` (`/status?json`) -> the
 /// server's state, supplied by the chapter. With drills on: `/crash` and `/hang`.
 /// Unknown paths get 404, methods other than GET and HEAD get 405.
 #pragma once
@@ -36,12 +36,12 @@ enum class Drill {
 
 /// A response to send.
 struct Response {
-    int status = 200;                        ///< HTTP status.
-    std::string content_type = "text/plain"; ///< Content-Type.
-    std::string body;                        ///< Body (also counted for HEAD, but not sent).
-    long delay_ms = 0;                       ///< Wait this long before answering (/sleep).
-    Drill drill = Drill::none;               ///< A fault to act out instead of answering.
-    bool close = false;                      ///< Close the connection after this response.
+    int status = 200;                         ///< HTTP status.
+    std::string content_type = "text/plain";  ///< Content-Type.
+    std::string body;                         ///< Body (also counted for HEAD, but not sent).
+    long delay_ms = 0;                        ///< Wait this long before answering (/sleep).
+    Drill drill = Drill::none;                ///< A fault to act out instead of answering.
+    bool close = false;                       ///< Close the connection after this response.
 };
 
 /// Routes \p request to its response.

@@ -16,7 +16,7 @@ namespace forklab {
 /// Bad input never exits from here: parse() returns the exit code the program should use
 /// (0 after --help, printed on stdout; 2 after a usage error, printed on stderr with the usage).
 class Cli {
-public:
+  public:
     /// \p program names the binary in the usage; \p summary is one line about it.
     Cli(std::string program, std::string summary);
 
@@ -43,7 +43,7 @@ public:
     /// The usage text.
     [[nodiscard]] std::string usage() const;
 
-private:
+  private:
     struct Spec {
         std::string name;
         std::string metavar;  // empty for a flag
@@ -59,11 +59,11 @@ private:
 
 /// What every server accepts (DESIGN.md, "Contracts every server keeps").
 struct ServerOptions {
-    Endpoint listen;                  ///< --listen HOST:PORT
-    std::string log_file;             ///< --log-file PATH ("" = stderr)
-    bool drills = false;              ///< --drills: enable /crash and /hang
-    long graceful_timeout_ms = 10000; ///< --graceful-timeout SECONDS
-    long read_timeout_ms = 5000;      ///< --read-timeout SECONDS: a request head must arrive by then
+    Endpoint listen;                   ///< --listen HOST:PORT
+    std::string log_file;              ///< --log-file PATH ("" = stderr)
+    bool drills = false;               ///< --drills: enable /crash and /hang
+    long graceful_timeout_ms = 10000;  ///< --graceful-timeout SECONDS
+    long read_timeout_ms = 5000;  ///< --read-timeout SECONDS: a request head must arrive by then
 };
 
 /// Declares --listen, --log-file, --drills, --graceful-timeout and --read-timeout on \p cli.

@@ -12,7 +12,7 @@ namespace forklab {
 /// Move-only: exactly one Fd owns a descriptor at a time, so a descriptor is never closed twice
 /// and never leaked on an exception path. An Fd holding -1 owns nothing.
 class Fd {
-public:
+  public:
     Fd() noexcept = default;
     /// Takes ownership of \p fd (which may be -1).
     explicit Fd(int fd) noexcept : fd_(fd) {}
@@ -39,7 +39,7 @@ public:
     /// Closes the owned descriptor (if any), then owns \p fd.
     void reset(int fd = -1) noexcept;
 
-private:
+  private:
     int fd_ = -1;
 };
 

@@ -10,11 +10,11 @@ namespace forklab {
 
 /// Settings of run_fork_server().
 struct ForkServerConfig {
-    long max_children = 64;           ///< Live children at most; at the cap, accepting pauses.
-    long graceful_timeout_ms = 10000; ///< How long a stop waits for children before SIGKILL.
-    bool term_is_graceful = true;     ///< TERM/INT stop gracefully (ch01) or fast (ch02).
-    bool drills = false;              ///< Enables /crash and /hang in the children.
-    ServeLimits limits;               ///< Per-connection limits.
+    long max_children = 64;            ///< Live children at most; at the cap, accepting pauses.
+    long graceful_timeout_ms = 10000;  ///< How long a stop waits for children before SIGKILL.
+    bool term_is_graceful = true;      ///< TERM/INT stop gracefully (ch01) or fast (ch02).
+    bool drills = false;               ///< Enables /crash and /hang in the children.
+    ServeLimits limits;                ///< Per-connection limits.
 };
 
 /// Accepts connections on \p listener and serves each in its own child until a stop signal.

@@ -18,9 +18,9 @@ inline constexpr std::size_t max_head = 8192;
 
 /// One parsed request head.
 struct Request {
-    std::string method;   ///< "GET", "HEAD" ...
-    std::string target;   ///< "/bytes/10?x"
-    int minor_version = 1;///< 0 for HTTP/1.0, 1 for HTTP/1.1
+    std::string method;                                        ///< "GET", "HEAD" ...
+    std::string target;                                        ///< "/bytes/10?x"
+    int minor_version = 1;                                     ///< 0 for HTTP/1.0, 1 for HTTP/1.1
     std::vector<std::pair<std::string, std::string>> headers;  ///< In arrival order.
     bool keep_alive = false;  ///< What the client asked for (version default, Connection header).
     bool has_body = false;    ///< Content-Length > 0 or Transfer-Encoding present.
@@ -38,7 +38,7 @@ struct Request {
 /// Never assumes that one read holds a whole request: feed() may be given one byte or several
 /// requests at once. Lines may end in CRLF or a bare LF.
 class RequestParser {
-public:
+  public:
     /// Where parsing stands.
     enum class State {
         incomplete,  ///< More bytes are needed.
@@ -59,7 +59,7 @@ public:
     /// True when nothing at all has been received for the current request.
     [[nodiscard]] bool empty() const noexcept { return buffered().empty(); }
 
-private:
+  private:
     State parse();
     State fail(int status);
 

@@ -26,9 +26,9 @@ std::optional<Endpoint> parse_endpoint(const std::string& text);
 
 /// Options for listen_on().
 struct ListenOptions {
-    int backlog = 1024;     ///< Accept queue length asked of listen(2).
-    bool nonblock = false;  ///< Make the listening socket non-blocking.
-    bool reuseport = false; ///< Set SO_REUSEPORT (for designs where each process listens).
+    int backlog = 1024;      ///< Accept queue length asked of listen(2).
+    bool nonblock = false;   ///< Make the listening socket non-blocking.
+    bool reuseport = false;  ///< Set SO_REUSEPORT (for designs where each process listens).
 };
 
 /// Creates a TCP socket bound to \p at and listening (SO_REUSEADDR set, close-on-exec).

@@ -9,17 +9,17 @@ namespace forklab {
 
 /// Limits of one blocking exchange.
 struct ServeLimits {
-    long read_timeout_ms = 5000;   ///< The whole request head must arrive within this (else 408).
-    long write_timeout_ms = 10000; ///< Each write must make progress within this.
+    long read_timeout_ms = 5000;    ///< The whole request head must arrive within this (else 408).
+    long write_timeout_ms = 10000;  ///< Each write must make progress within this.
 };
 
 /// How one connection ended (for logs and counters).
 enum class ServeEnd {
-    answered,      ///< A response was written in full.
-    client_closed, ///< The client closed before sending a complete request.
-    timed_out,     ///< No complete head in time: 408 sent (best effort), closed.
-    bad_request,   ///< Malformed or oversized: 400/414/431/505 sent, closed.
-    write_failed,  ///< The client went away while we answered (EPIPE, ECONNRESET, timeout).
+    answered,       ///< A response was written in full.
+    client_closed,  ///< The client closed before sending a complete request.
+    timed_out,      ///< No complete head in time: 408 sent (best effort), closed.
+    bad_request,    ///< Malformed or oversized: 400/414/431/505 sent, closed.
+    write_failed,   ///< The client went away while we answered (EPIPE, ECONNRESET, timeout).
 };
 
 /// Reads one request from \p conn, answers it with `Connection: close` and closes the connection.

@@ -1,8 +1,8 @@
 /// \file
 /// \brief Signals turned into events that a loop can wait on (the self-pipe trick).
 ///
-/// A handler may only touch async-signal-safe state. Here each handler writes the signal's number as
-/// one byte to a non-blocking pipe and returns; the loop polls the pipe's read end next to its
+/// A handler may only touch async-signal-safe state. Here each handler writes the signal's number
+/// as one byte to a non-blocking pipe and returns; the loop polls the pipe's read end next to its
 /// other descriptors and does the real work. Nothing else happens in a handler: no logging, no
 /// allocation, no locks (signal-safety(7)).
 #pragma once
@@ -17,7 +17,7 @@ namespace forklab {
 
 /// Routes a set of signals into a pipe. At most one instance exists per process at a time.
 class SignalEvents {
-public:
+  public:
     /// Installs handlers (with SA_RESTART) for \p signals. Throws std::logic_error if another
     /// instance exists, std::system_error if a call fails.
     explicit SignalEvents(std::initializer_list<int> signals);
@@ -35,7 +35,7 @@ public:
     /// Adds a signal to the set handled by this instance.
     void add(int sig);
 
-private:
+  private:
     Fd read_end_;
     Fd write_end_;
     std::vector<int> signals_;
@@ -49,7 +49,7 @@ void ignore_sigpipe();
 /// Used around fork() so that no handler of the parent runs in the child before the child has
 /// reset its dispositions (see spawn()).
 class BlockAllSignals {
-public:
+  public:
     BlockAllSignals();
     ~BlockAllSignals();
     BlockAllSignals(const BlockAllSignals&) = delete;
@@ -58,7 +58,7 @@ public:
     /// The mask that was in force before.
     [[nodiscard]] const sigset_t& previous() const noexcept { return previous_; }
 
-private:
+  private:
     sigset_t previous_;
 };
 
