@@ -128,12 +128,13 @@ TEST(ForkServer, BadRequestsGetTheirStatusAndTheServerGoesOn) {
     FORKLAB_POINTS(2);
     Server server({"--read-timeout", "0.3"});
     ASSERT_TRUE(server.ready());
-    EXPECT_EQ(exchange(server.port(), "GET /" + std::string(5000, 'a') + " HTTP/1.1\r\n\r\n").status,
-              414);
-    EXPECT_EQ(exchange(server.port(),
-                       "GET / HTTP/1.1\r\nX-Big: " + std::string(9000, 'b') + "\r\n\r\n")
-                  .status,
-              431);
+    EXPECT_EQ(
+        exchange(server.port(), "GET /" + std::string(5000, 'a') + " HTTP/1.1\r\n\r\n").status,
+        414);
+    EXPECT_EQ(
+        exchange(server.port(), "GET / HTTP/1.1\r\nX-Big: " + std::string(9000, 'b') + "\r\n\r\n")
+            .status,
+        431);
     EXPECT_EQ(exchange(server.port(), std::string("\x80\x01\xff garbage\0\r\n\r\n", 16)).status,
               400);
     // A client that sends nothing gets 408 once the read timeout passes.
@@ -200,8 +201,9 @@ TEST(ForkServer, TheCrashDrillClosesTheConnectionAndIsLogged) {
     server.allow_crashes();
     HttpReply crash = get(server.port(), "/crash");
     EXPECT_FALSE(crash.complete);
-    EXPECT_TRUE(eventually([&] { return server.log().find("killed by signal 6") != std::string::npos; }))
-        << server.log();
+    EXPECT_TRUE(eventually([&] {
+        return server.log().find("killed by signal 6") != std::string::npos;
+    })) << server.log();
     EXPECT_EQ(get(server.port(), "/").status, 200);
 }
 

@@ -82,7 +82,8 @@ TEST(Acceptor, ShedsInsteadOfSpinningWhenOutOfDescriptors) {
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
     ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "10+status: wrong status; 20: client not closed; 30: spin; 40: no spare the second time";
+    EXPECT_EQ(WEXITSTATUS(status), 0)
+        << "10+status: wrong status; 20: client not closed; 30: spin; 40: no spare the second time";
 }
 
 }  // namespace

@@ -56,18 +56,17 @@ TEST(Cli, HelpPrintsUsageOnStdoutAndExitsZero) {
 }
 
 TEST(Cli, BadInputPrintsTheProblemAndUsageAndExitsTwo) {
-    for (auto args : std::vector<std::vector<const char*>>{
-             {"--bogus"},
-             {"--workers", "0"},
-             {"--workers", "65"},
-             {"--workers", "4x"},
-             {"--workers"},
-             {"--listen", "localhost:80"},
-             {"--graceful-timeout", "-1"},
-             {"--graceful-timeout", "nan"},
-             {"--drills=yes"},
-             {"--log-file", ""},
-             {"stray"}}) {
+    for (auto args : std::vector<std::vector<const char*>>{{"--bogus"},
+                                                           {"--workers", "0"},
+                                                           {"--workers", "65"},
+                                                           {"--workers", "4x"},
+                                                           {"--workers"},
+                                                           {"--listen", "localhost:80"},
+                                                           {"--graceful-timeout", "-1"},
+                                                           {"--graceful-timeout", "nan"},
+                                                           {"--drills=yes"},
+                                                           {"--log-file", ""},
+                                                           {"stray"}}) {
         Parsed p = parse(args);
         EXPECT_EQ(p.exit, 2) << args[0];
         EXPECT_NE(p.err.find("prog: "), std::string::npos) << args[0];

@@ -6,7 +6,9 @@
 
 namespace {
 
-bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+bool is_open(int fd) {
+    return ::fcntl(fd, F_GETFD) != -1;
+}
 
 TEST(Fd, ClosesOnDestruction) {
     int raw = -1;

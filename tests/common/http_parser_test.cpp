@@ -64,8 +64,7 @@ TEST(RequestParser, KeepAliveFollowsVersionAndConnection) {
         const char* text;
         bool keep_alive;
     };
-    for (Case c : {Case{"GET / HTTP/1.1\r\n\r\n", true},
-                   Case{"GET / HTTP/1.0\r\n\r\n", false},
+    for (Case c : {Case{"GET / HTTP/1.1\r\n\r\n", true}, Case{"GET / HTTP/1.0\r\n\r\n", false},
                    Case{"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n", false},
                    Case{"GET / HTTP/1.1\r\nConnection: foo, close\r\n\r\n", false},
                    Case{"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true}}) {
@@ -103,14 +102,10 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"GET / HTTP/1.1\r\nX: " + std::string(8200, 'b') + "\r\n\r\n", 431},
         Bad{"GET / HTTP/1.1\r\nX: " + std::string(8200, 'b'), 431},
         Bad{std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 15), 400},
-        Bad{"GET /\r\n\r\n", 400},
-        Bad{"GET  / HTTP/1.1\r\n\r\n", 400},
-        Bad{"GET / HTTP/1.1 extra\r\n\r\n", 400},
-        Bad{"GET x HTTP/1.1\r\n\r\n", 400},
-        Bad{"G(T / HTTP/1.1\r\n\r\n", 400},
-        Bad{"GET / HTTX/1.1\r\n\r\n", 400},
-        Bad{"GET / HTTP/2.0\r\n\r\n", 505},
-        Bad{"GET / HTTP/1.1\r\nNo colon\r\n\r\n", 400},
+        Bad{"GET /\r\n\r\n", 400}, Bad{"GET  / HTTP/1.1\r\n\r\n", 400},
+        Bad{"GET / HTTP/1.1 extra\r\n\r\n", 400}, Bad{"GET x HTTP/1.1\r\n\r\n", 400},
+        Bad{"G(T / HTTP/1.1\r\n\r\n", 400}, Bad{"GET / HTTX/1.1\r\n\r\n", 400},
+        Bad{"GET / HTTP/2.0\r\n\r\n", 505}, Bad{"GET / HTTP/1.1\r\nNo colon\r\n\r\n", 400},
         Bad{"GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n", 400},
         Bad{"GET / HTTP/1.1\r\nA: b\x01\r\n\r\n", 400},
         Bad{"GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400}));

@@ -19,7 +19,7 @@ std::string slurp(const std::string& path) {
 }
 
 class LogTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         char templ[] = "/tmp/forklab-log-XXXXXX";
         ASSERT_NE(::mkdtemp(templ), nullptr);
@@ -41,7 +41,8 @@ TEST_F(LogTest, LinesNamePidAndRole) {
     std::string pid = std::to_string(::getpid());
     std::regex expected("^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} \\[" + pid +
                         " master\\] spawned worker 42 \\(start\\)\n"
-                        "\\S+ \\S+ \\[" + pid + " worker\\] ready\n$");
+                        "\\S+ \\S+ \\[" +
+                        pid + " worker\\] ready\n$");
     EXPECT_TRUE(std::regex_match(slurp(path), expected)) << slurp(path);
 }
 

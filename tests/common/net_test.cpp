@@ -15,9 +15,9 @@ TEST(ParseEndpoint, AcceptsIpv4AndBracketedIpv6) {
 }
 
 TEST(ParseEndpoint, RejectsWhatIsNotALiteralAndAPort) {
-    for (const char* bad : {"", "8080", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536",
-                            "127.0.0.1:-1", "127.0.0.1:80x", "localhost:80", "::1:80",
-                            "[::1]", "300.1.1.1:80", "[127.0.0.1]x:80"}) {
+    for (const char* bad :
+         {"", "8080", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:80x",
+          "localhost:80", "::1:80", "[::1]", "300.1.1.1:80", "[127.0.0.1]x:80"}) {
         EXPECT_FALSE(parse_endpoint(bad)) << bad;
     }
 }

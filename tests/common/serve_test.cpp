@@ -15,7 +15,7 @@ using forklab::ServeEnd;
 
 /// One TCP connection on loopback: the client end, and serve_one() running on the server end.
 class Exchange {
-public:
+  public:
     explicit Exchange(forklab::ServeLimits limits = {}) {
         forklab::Fd listener = forklab::listen_on({"127.0.0.1", 0});
         client_ = forklab::test::connect_to(forklab::local_endpoint(listener.get()).port);
@@ -35,7 +35,7 @@ public:
         return end_;
     }
 
-private:
+  private:
     forklab::Fd client_;
     std::thread server_;
     ServeEnd end_ = ServeEnd::client_closed;

@@ -114,8 +114,8 @@ HttpReply read_reply(int fd, std::chrono::milliseconds timeout, bool head) {
     for (std::size_t pos = eol; pos != std::string::npos && pos < head_text.size();) {
         std::size_t start = pos + 2;
         std::size_t next = head_text.find("\r\n", start);
-        std::string field = head_text.substr(start, next == std::string::npos ? std::string::npos
-                                                                              : next - start);
+        std::string field =
+            head_text.substr(start, next == std::string::npos ? std::string::npos : next - start);
         std::size_t colon = field.find(':');
         if (colon != std::string::npos) {
             std::string value = field.substr(colon + 1);
@@ -128,7 +128,8 @@ HttpReply read_reply(int fd, std::chrono::milliseconds timeout, bool head) {
         reply.error = "no Content-Length";
         return reply;
     }
-    std::size_t length = head ? 0 : std::strtoul(reply.header("content-length").c_str(), nullptr, 10);
+    std::size_t length =
+        head ? 0 : std::strtoul(reply.header("content-length").c_str(), nullptr, 10);
     reply.body = in.substr(head_end + 4);
     while (reply.body.size() < length) {
         ssize_t n = read_some(fd, reply.body, deadline, reply.error);

@@ -16,7 +16,7 @@ namespace {
 
 /// Collects points per test and prints the grade sheet at the end.
 class Points : public ::testing::EmptyTestEventListener {
-public:
+  public:
     void OnTestEnd(const ::testing::TestInfo& info) override {
         const ::testing::TestResult& result = *info.result();
         int points = 1;
@@ -44,7 +44,7 @@ public:
         std::fflush(stdout);
     }
 
-private:
+  private:
     struct Row {
         std::string name;
         int points;

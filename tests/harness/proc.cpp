@@ -132,7 +132,9 @@ std::vector<std::string> fd_targets(pid_t pid) {
     return out;
 }
 
-std::string wchan(pid_t pid) { return slurp("/proc/" + std::to_string(pid) + "/wchan"); }
+std::string wchan(pid_t pid) {
+    return slurp("/proc/" + std::to_string(pid) + "/wchan");
+}
 
 std::string cwd(pid_t pid) {
     char buf[4096];

@@ -29,8 +29,8 @@ using Clock = std::chrono::steady_clock;
 
 std::string make_temp_dir() {
     const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                        "/forklab-test-XXXXXX";
+    std::string templ =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/forklab-test-XXXXXX";
     if (::mkdtemp(templ.data()) == nullptr) {
         throw_errno("mkdtemp " + templ);
     }
@@ -121,8 +121,8 @@ RunResult run(const std::string& binary, const std::vector<std::string>& args,
     if (!exited_at) {
         if (!eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; },
                         std::chrono::milliseconds(std::max<long>(
-                            0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   deadline - Clock::now())
+                            0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                                     Clock::now())
                                    .count())))) {
             result.timed_out = true;
             ::kill(pid, SIGKILL);
@@ -182,15 +182,17 @@ Server::Server(std::vector<std::string> args, std::string binary) {
     static const std::regex ready(R"(^forklab: listening on (\S+):(\d+) pid (\d+)\n)");
     std::smatch m;
     if (!std::regex_search(line, m, ready)) {
-        ADD_FAILURE() << "no readiness line from " << binary << "; stdout: '" << line
-                      << "'; log:\n" << log();
+        ADD_FAILURE() << "no readiness line from " << binary << "; stdout: '" << line << "'; log:\n"
+                      << log();
         return;
     }
     port_ = std::stoi(m[2]);
     pid_ = static_cast<pid_t>(std::stol(m[3]));
 }
 
-Server::~Server() { cleanup(); }
+Server::~Server() {
+    cleanup();
+}
 
 std::string Server::log() const {
     std::ifstream in(log_path_);
@@ -232,7 +234,8 @@ int Server::stop(int sig, std::chrono::milliseconds timeout) {
         return exit_code_;
     }
     ADD_FAILURE() << "server pid " << pid_ << " did not exit within " << timeout.count()
-                  << " ms of signal " << sig << "; killing it. Log:\n" << log();
+                  << " ms of signal " << sig << "; killing it. Log:\n"
+                  << log();
     ::kill(pid_, SIGKILL);
     eventually([&] { return exited(); }, std::chrono::seconds(5));
     return -1;
@@ -251,8 +254,8 @@ void Server::cleanup() {
     auto leftovers = [&] {
         std::vector<ProcStat> left;
         for (const ProcStat& s : all_processes()) {
-            bool ours = s.pgrp == group || (session > 0 && session != ::getsid(0) &&
-                                            s.session == session);
+            bool ours =
+                s.pgrp == group || (session > 0 && session != ::getsid(0) && s.session == session);
             if (ours && s.state != 'Z' && s.pid != ::getpid()) {
                 left.push_back(s);
             }

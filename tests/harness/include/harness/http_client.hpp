@@ -15,8 +15,8 @@ struct HttpReply {
     bool complete = false;  ///< A whole response (head and Content-Length body) arrived.
     int status = 0;         ///< Status code (0 if none).
     std::map<std::string, std::string> headers;  ///< Lower-case names.
-    std::string body;       ///< The body.
-    std::string error;      ///< Why it is incomplete ("timeout", "reset", "eof" ...).
+    std::string body;                            ///< The body.
+    std::string error;  ///< Why it is incomplete ("timeout", "reset", "eof" ...).
 
     /// The header \p lower_name or "".
     [[nodiscard]] std::string header(const std::string& lower_name) const;

@@ -12,13 +12,13 @@ namespace forklab::test {
 
 /// Fields of /proc/PID/stat.
 struct ProcStat {
-    pid_t pid = 0;       ///< The process.
-    char state = '?';    ///< R, S, D, Z, T ...
-    pid_t ppid = 0;      ///< Parent.
-    pid_t pgrp = 0;      ///< Process group.
-    pid_t session = 0;   ///< Session.
-    int tty_nr = 0;      ///< Controlling terminal (0: none).
-    std::string comm;    ///< Command name.
+    pid_t pid = 0;      ///< The process.
+    char state = '?';   ///< R, S, D, Z, T ...
+    pid_t ppid = 0;     ///< Parent.
+    pid_t pgrp = 0;     ///< Process group.
+    pid_t session = 0;  ///< Session.
+    int tty_nr = 0;     ///< Controlling terminal (0: none).
+    std::string comm;   ///< Command name.
 };
 
 /// The stat of \p pid, or nothing when it does not exist.
@@ -48,10 +48,10 @@ int umask_of(pid_t pid);
 
 /// One line of /proc/locks.
 struct LockEntry {
-    std::string kind;   ///< FLOCK, POSIX, OFDLCK
-    std::string mode;   ///< ADVISORY / MANDATORY
-    std::string type;   ///< READ / WRITE
-    pid_t pid = 0;      ///< Holder (or waiter) pid.
+    std::string kind;         ///< FLOCK, POSIX, OFDLCK
+    std::string mode;         ///< ADVISORY / MANDATORY
+    std::string type;         ///< READ / WRITE
+    pid_t pid = 0;            ///< Holder (or waiter) pid.
     unsigned long inode = 0;  ///< Inode of the locked file.
     bool waiting = false;     ///< A "->" line: blocked waiting for the lock.
 };

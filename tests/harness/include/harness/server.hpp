@@ -15,9 +15,9 @@ std::string server_binary();
 
 /// What a finished command produced.
 struct RunResult {
-    int exit_code = -1;  ///< Exit code, or 128+signal.
-    std::string out;     ///< Its stdout.
-    std::string err;     ///< Its stderr.
+    int exit_code = -1;      ///< Exit code, or 128+signal.
+    std::string out;         ///< Its stdout.
+    std::string err;         ///< Its stderr.
     bool timed_out = false;  ///< Killed after the timeout.
 };
 /// Runs \p binary with \p args to completion (at most \p timeout), capturing its output.
@@ -33,7 +33,7 @@ RunResult run(const std::string& binary, const std::vector<std::string>& args,
 /// test if the log reports a crash (a worker killed by a signal, a sanitizer report) unless
 /// allow_crashes() was called.
 class Server {
-public:
+  public:
     /// Starts \p binary (default server_binary()) with \p args.
     explicit Server(std::vector<std::string> args = {}, std::string binary = server_binary());
     ~Server();
@@ -67,7 +67,7 @@ public:
     /// The master's exit code after exited() (128+signal when killed).
     [[nodiscard]] int exit_code() const { return exit_code_; }
 
-private:
+  private:
     void cleanup();
 
     std::string dir_;
