@@ -73,9 +73,9 @@ void write_line(std::string_view message) noexcept {
     tm utc{};
     ::gmtime_r(&now.tv_sec, &utc);
     char stamp[96];
-    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02d %02d:%02d:%02d.%03ld", utc.tm_year + 1900,
-                  utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                  now.tv_nsec / 1000000);
+    (void)std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02d %02d:%02d:%02d.%03ld",
+                        utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                        utc.tm_sec, now.tv_nsec / 1000000);
     try {
         std::string text;
         text.reserve(64 + message.size());

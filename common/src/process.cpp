@@ -56,7 +56,7 @@ pid_t spawn(const std::function<int()>& body, std::initializer_list<int> ignore)
     // The child. Signals are still blocked: make the parent's handlers harmless first.
     reset_signals_in_child();
     for (int sig : ignore) {
-        ::signal(sig, SIG_IGN);
+        (void)::signal(sig, SIG_IGN);  // cannot fail for a valid, catchable signal
     }
     ::sigprocmask(SIG_SETMASK, &blocked.previous(), nullptr);
     int code = 70;

@@ -60,7 +60,7 @@ SignalEvents::SignalEvents(std::initializer_list<int> signals) {
 
 SignalEvents::~SignalEvents() {
     for (int sig : signals_) {
-        ::signal(sig, SIG_DFL);
+        (void)::signal(sig, SIG_DFL);
     }
     g_write_fd = -1;
     g_read_fd = -1;
@@ -116,7 +116,7 @@ void reset_signals_in_child() noexcept {
             continue;
         }
         if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
-            ::signal(sig, SIG_DFL);
+            (void)::signal(sig, SIG_DFL);
         }
     }
     if (g_read_fd != -1) {
