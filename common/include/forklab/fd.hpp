@@ -20,7 +20,9 @@ class Fd {
 
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
+    /// Takes over \p other's descriptor; \p other is left empty.
     Fd(Fd&& other) noexcept : fd_(other.release()) {}
+    /// Closes the owned descriptor, then takes over \p other's.
     Fd& operator=(Fd&& other) noexcept {
         if (this != &other) {
             reset(other.release());
@@ -32,6 +34,7 @@ class Fd {
     [[nodiscard]] int get() const noexcept { return fd_; }
     /// True when a descriptor is owned.
     [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
+    /// Same as valid().
     explicit operator bool() const noexcept { return valid(); }
 
     /// Gives up ownership without closing; the caller now owns the returned descriptor.

@@ -17,6 +17,7 @@ struct Endpoint {
 
     /// "127.0.0.1:8080" or "[::1]:8080".
     [[nodiscard]] std::string to_string() const;
+    /// Same host text and port.
     bool operator==(const Endpoint&) const = default;
 };
 
