@@ -119,7 +119,8 @@ void ForkServer::accept_ready() {
 void ForkServer::reap() {
     for (const ChildExit& end : reap_children()) {
         children.erase(end.pid);
-        if (!end.clean()) {
+        bool stopped_by_us = mode == Mode::fast && end.signaled() && end.signal() == SIGTERM;
+        if (!end.clean() && !stopped_by_us) {
             ++abnormal_exits;
             log::line("child ", end.pid, " ", end.describe());
         }

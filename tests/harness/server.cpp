@@ -188,6 +188,9 @@ Server::Server(std::vector<std::string> args, std::string binary) {
     }
     port_ = std::stoi(m[2]);
     pid_ = static_cast<pid_t>(std::stol(m[3]));
+    // A daemon lives in a session of its own: remember it to find what it leaves behind.
+    pid_t session = proc_stat(pid_).value_or(ProcStat{}).session;
+    session_ = session != ::getsid(0) ? session : 0;
 }
 
 Server::~Server() {
@@ -246,7 +249,6 @@ void Server::cleanup() {
         return;
     }
     pid_t group = launched_;
-    pid_t session = pid_ > 0 ? proc_stat(pid_).value_or(ProcStat{}).session : 0;
     if (pid_ > 0 && !exited()) {
         stop(SIGTERM);
     }
@@ -254,8 +256,7 @@ void Server::cleanup() {
     auto leftovers = [&] {
         std::vector<ProcStat> left;
         for (const ProcStat& s : all_processes()) {
-            bool ours =
-                s.pgrp == group || (session > 0 && session != ::getsid(0) && s.session == session);
+            bool ours = s.pgrp == group || (session_ > 0 && s.session == session_);
             if (ours && s.state != 'Z' && s.pid != ::getpid()) {
                 left.push_back(s);
             }

@@ -48,6 +48,8 @@ class Server {
     [[nodiscard]] pid_t pid() const { return pid_; }
     /// The pid of the process the harness started (the launcher for a daemon).
     [[nodiscard]] pid_t launched_pid() const { return launched_; }
+    /// The session of a daemon started by the harness (0 when it stayed in ours).
+    [[nodiscard]] pid_t session() const { return session_; }
     /// Everything the server wrote on stderr (or into the log file passed to it) so far.
     [[nodiscard]] std::string log() const;
     /// The path of the stderr capture file.
@@ -74,6 +76,7 @@ class Server {
     std::string log_path_;
     pid_t launched_ = -1;
     pid_t pid_ = -1;
+    pid_t session_ = 0;
     int port_ = 0;
     bool allow_crashes_ = false;
     bool reaped_ = false;

@@ -1,0 +1,87 @@
+/// \file
+/// \brief Chapter 02: chapter 01's server, run as a well-behaved daemon.
+///
+/// The order of start-up is the lesson: parse, open the log, bind, detach, lock the pid file,
+/// drop privileges, and only then let go of the terminal and tell the launcher we are ready.
+/// Every error before that point reaches the user's terminal and the launcher's exit code.
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+#include <sstream>
+
+#include "daemon.hpp"
+#include "forklab/cli.hpp"
+#include "forklab/fork_server.hpp"
+#include "forklab/log.hpp"
+#include "forklab/net.hpp"
+#include "forklab/signals.hpp"
+#include "privileges.hpp"
+
+namespace {
+
+struct Options {
+    forklab::ServerOptions server;
+    long max_children = 64;
+    bool foreground = false;
+    std::string pid_file;
+    std::string user;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    forklab::Cli cli("ch02_daemon", "Chapter 02: the fork-per-connection server as a daemon.");
+    forklab::add_server_options(cli, o.server);
+    cli.option("max-children", "live children at most (default 64)", o.max_children, 1, 100000);
+    cli.flag("foreground", "stay attached to the terminal (for systemd and debugging)",
+             o.foreground);
+    cli.option("pid-file", "PATH", "write the daemon's pid to PATH and hold it locked", o.pid_file);
+    cli.option("user", "NAME", "when started as root, become NAME after binding", o.user);
+    if (auto code = cli.parse(argc, argv)) {
+        return *code;
+    }
+    forklab::ch02::Readiness readiness;
+    try {
+        //! [startup]
+        forklab::ignore_sigpipe();
+        forklab::log::init("daemon", o.server.log_file);             // 1. log: errors visible
+        forklab::Fd listener = forklab::listen_on(o.server.listen);  // 2. bind, maybe as root
+        forklab::Endpoint bound = forklab::local_endpoint(listener.get());
+        if (!o.foreground) {
+            readiness = forklab::ch02::detach({listener.get(), forklab::log::fd()});  // 3.
+        }
+        forklab::ch02::PidFile pid_file;  // 4. lock the pid file in the final process
+        if (!o.pid_file.empty()) {
+            pid_file = forklab::ch02::PidFile::acquire(o.pid_file);
+        }
+        if (!o.user.empty()) {
+            forklab::ch02::drop_privileges(o.user);  // 5. nothing after this needs root
+        }
+        forklab::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
+        std::ostringstream line;
+        line << "forklab: listening on " << bound.to_string() << " pid " << ::getpid();
+        if (!o.foreground) {
+            forklab::ch02::detach_stdio();  // 6. let go of the terminal ...
+        }
+        readiness.ready(line.str());  // 7. ... and only now tell the launcher
+        forklab::log::line("ready: ", line.str());
+        //! [startup]
+        forklab::ForkServerConfig config;
+        config.max_children = o.max_children;
+        config.graceful_timeout_ms = o.server.graceful_timeout_ms;
+        config.term_is_graceful = false;  // TERM/INT fast, QUIT graceful
+        config.drills = o.server.drills;
+        config.limits.read_timeout_ms = o.server.read_timeout_ms;
+        return forklab::run_fork_server(std::move(listener), signals, config);
+    } catch (const std::exception& e) {
+        if (readiness.pending()) {
+            readiness.fail(std::string("ch02_daemon: ") + e.what());
+        } else {
+            std::cerr << "ch02_daemon: " << e.what() << std::endl;
+            forklab::log::line("fatal: ", e.what());
+        }
+        return 1;
+    }
+}
