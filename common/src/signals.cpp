@@ -19,6 +19,9 @@ namespace {
 volatile sig_atomic_t g_write_fd = -1;
 /// The read end, so a forked child can close both ends.
 volatile sig_atomic_t g_read_fd = -1;
+/// The signals routed into the pipe, so a forked child resets exactly those (a bitmask: Linux
+/// signal numbers are below 65).
+unsigned long long g_caught = 0;
 
 //! [handler]
 /// The whole handler: remember which signal came, keep errno intact for the interrupted code.
@@ -62,6 +65,7 @@ SignalEvents::~SignalEvents() {
     for (int sig : signals_) {
         (void)::signal(sig, SIG_DFL);
     }
+    g_caught = 0;
     g_write_fd = -1;
     g_read_fd = -1;
 }
@@ -69,6 +73,7 @@ SignalEvents::~SignalEvents() {
 void SignalEvents::add(int sig) {
     install(sig, on_signal);
     signals_.push_back(sig);
+    g_caught |= 1ULL << sig;
 }
 
 std::vector<int> SignalEvents::take() {
@@ -110,15 +115,12 @@ BlockAllSignals::~BlockAllSignals() {
 }
 
 void reset_signals_in_child() noexcept {
-    for (int sig = 1; sig < NSIG; ++sig) {
-        struct sigaction old = {};
-        if (sig == SIGKILL || sig == SIGSTOP || ::sigaction(sig, nullptr, &old) == -1) {
-            continue;
-        }
-        if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
+    for (int sig = 1; sig < NSIG && sig < 64; ++sig) {
+        if ((g_caught & (1ULL << sig)) != 0) {
             (void)::signal(sig, SIG_DFL);
         }
     }
+    g_caught = 0;
     if (g_read_fd != -1) {
         ::close(g_read_fd);
         ::close(g_write_fd);

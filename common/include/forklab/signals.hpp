@@ -62,8 +62,9 @@ class BlockAllSignals {
     sigset_t previous_;
 };
 
-/// In a freshly forked child, with signals blocked: sets every caught signal back to SIG_DFL and
-/// closes the parent's signal pipe, so the parent's handlers never run in the child.
+/// In a freshly forked child, with signals blocked: sets every signal routed by the parent's
+/// SignalEvents back to SIG_DFL and closes the parent's signal pipe, so the parent's handlers never
+/// run in the child. (SignalEvents is the kit's only way to catch a signal.)
 void reset_signals_in_child() noexcept;
 
 }  // namespace forklab
