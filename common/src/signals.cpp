@@ -35,10 +35,10 @@ void on_signal(int sig) {
 }
 //! [handler]
 
-void install(int sig, void (*handler)(int)) {
+void install(int sig, void (*handler)(int), bool restart) {
     struct sigaction sa = {};
     sa.sa_handler = handler;
-    sa.sa_flags = SA_RESTART;
+    sa.sa_flags = restart ? SA_RESTART : 0;
     sigemptyset(&sa.sa_mask);
     if (::sigaction(sig, &sa, nullptr) == -1) {
         throw_errno("sigaction " + std::to_string(sig));
@@ -47,7 +47,7 @@ void install(int sig, void (*handler)(int)) {
 
 }  // namespace
 
-SignalEvents::SignalEvents(std::initializer_list<int> signals) {
+SignalEvents::SignalEvents(std::initializer_list<int> signals, bool restart) : restart_(restart) {
     if (g_write_fd != -1) {
         throw std::logic_error("SignalEvents: only one instance per process");
     }
@@ -71,7 +71,7 @@ SignalEvents::~SignalEvents() {
 }
 
 void SignalEvents::add(int sig) {
-    install(sig, on_signal);
+    install(sig, on_signal, restart_);
     signals_.push_back(sig);
     g_caught |= 1ULL << sig;
 }

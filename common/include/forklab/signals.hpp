@@ -18,9 +18,13 @@ namespace forklab {
 /// Routes a set of signals into a pipe. At most one instance exists per process at a time.
 class SignalEvents {
   public:
-    /// Installs handlers (with SA_RESTART) for \p signals. Throws std::logic_error if another
-    /// instance exists, std::system_error if a call fails.
-    explicit SignalEvents(std::initializer_list<int> signals);
+    /// Installs handlers for \p signals. Throws std::logic_error if another instance exists,
+    /// std::system_error if a call fails.
+    ///
+    /// With \p restart (the default) the handlers use SA_RESTART: an interrupted system call
+    /// resumes. Without it, a blocking call (flock, accept ...) fails with EINTR when one of these
+    /// signals arrives, which is how a worker blocked on a lock notices a stop request.
+    explicit SignalEvents(std::initializer_list<int> signals, bool restart = true);
     /// Restores the default disposition of each signal and closes the pipe.
     ~SignalEvents();
     SignalEvents(const SignalEvents&) = delete;
@@ -39,6 +43,7 @@ class SignalEvents {
     Fd read_end_;
     Fd write_end_;
     std::vector<int> signals_;
+    bool restart_ = true;
 };
 
 /// Ignores SIGPIPE for the whole process, so that writing to a vanished client returns EPIPE

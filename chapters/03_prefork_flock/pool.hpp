@@ -1,0 +1,29 @@
+/// \file
+/// \brief The master of chapter 03: keeps exactly N workers, replaces them, stops them.
+#pragma once
+
+#include "accept_lock.hpp"
+#include "forklab/serve.hpp"
+#include "forklab/signals.hpp"
+#include "scoreboard.hpp"
+
+namespace forklab::ch03 {
+
+/// Settings of the pool.
+struct PoolConfig {
+    long workers = 4;                  ///< Workers kept alive.
+    long max_requests = 0;             ///< Per worker, before jitter; 0: unlimited.
+    long graceful_timeout_ms = 10000;  ///< QUIT: how long to wait before SIGKILL.
+    bool drills = false;               ///< /crash and /hang.
+    ServeLimits limits;                ///< Per connection.
+    int max_start_failures = 5;        ///< Workers dying before their first connection, in a row,
+                                       ///< before the master gives up.
+};
+
+/// Runs the master's loop until the pool is stopped; returns the exit code (0 after a stop, 1
+/// after giving up on workers that keep failing at start). \p signals must route SIGCHLD, SIGTERM,
+/// SIGINT, SIGQUIT, SIGHUP and SIGUSR1. The master never accepts: it only watches.
+int run_pool(int listener, AcceptLock& lock, Scoreboard& board, SignalEvents& signals,
+             const PoolConfig& config);
+
+}  // namespace forklab::ch03

@@ -1,0 +1,399 @@
+/// \file
+/// \brief Chapter 03 judged from the outside: the pool in /proc, the lock in /proc/locks, the
+/// scoreboard in /status, and what clients see while workers die, recycle and restart.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "forklab/net.hpp"
+#include "harness/http_client.hpp"
+#include "harness/points.hpp"
+#include "harness/proc.hpp"
+#include "harness/server.hpp"
+#include "harness/wait.hpp"
+#include "load_engine.hpp"
+
+namespace forklab::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+/// The master's live workers.
+std::vector<pid_t> workers(pid_t master) {
+    std::vector<pid_t> out;
+    for (const ProcStat& p : children_of(master)) {
+        if (p.state != 'Z') {
+            out.push_back(p.pid);
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+bool has_workers(pid_t master, std::size_t n) {
+    return workers(master).size() == n;
+}
+
+/// FLOCK/POSIX entries of /proc/locks that belong to \p pids: holders and waiters.
+struct LockView {
+    std::vector<pid_t> holders;
+    std::vector<pid_t> waiters;
+};
+LockView locks_of(const std::vector<pid_t>& pids) {
+    LockView v;
+    for (const LockEntry& e : proc_locks()) {
+        if (std::find(pids.begin(), pids.end(), e.pid) == pids.end()) {
+            continue;
+        }
+        (e.waiting ? v.waiters : v.holders).push_back(e.pid);
+    }
+    return v;
+}
+
+load::LoadResult load(const Server& s, int concurrency, long requests,
+                      const std::string& path = "/", long duration_ms = 0) {
+    load::LoadConfig c;
+    c.target = {"127.0.0.1", static_cast<std::uint16_t>(s.port())};
+    c.concurrency = concurrency;
+    c.requests = requests;
+    c.duration_ms = duration_ms;
+    c.path = path;
+    return load::run_load(c);
+}
+
+std::string errors_of(const load::LoadResult& r) {
+    std::string s;
+    for (const auto& [kind, n] : r.errors) {
+        s += kind + "=" + std::to_string(n) + " ";
+    }
+    return s;
+}
+
+/// A worker sleeping in a /sleep request (its kernel wait channel says so).
+pid_t sleeping_worker(pid_t master) {
+    for (pid_t w : workers(master)) {
+        if (wchan(w).find("nanosleep") != std::string::npos) {
+            return w;
+        }
+    }
+    return 0;
+}
+
+TEST(Prefork, ThePoolSizeHolds) {
+    FORKLAB_POINTS(1);
+    Server server({"--workers", "4"});
+    ASSERT_TRUE(server.ready());
+    ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 4); }));
+    auto before = workers(server.pid());
+    auto r = load(server, 8, 400);
+    EXPECT_EQ(r.ok, 400) << errors_of(r);
+    EXPECT_EQ(workers(server.pid()), before) << "workers were replaced without a reason";
+}
+
+TEST(Prefork, SixtyFourClientsTimesFiftyAllCorrect) {
+    FORKLAB_POINTS(2);
+    Server server;
+    ASSERT_TRUE(server.ready());
+    auto r = load(server, 64, 64 * 50);
+    EXPECT_EQ(r.ok, 64 * 50) << errors_of(r);
+    EXPECT_EQ(r.error_count(), 0) << errors_of(r);
+    auto bytes = load(server, 16, 200, "/bytes/4000");
+    EXPECT_EQ(bytes.ok, 200) << errors_of(bytes);
+}
+
+// The lock serializes: at idle, one worker holds it (and waits in accept), the others wait for it.
+TEST(Prefork, AtIdleOneWorkerHoldsTheLockAndTheOthersWait) {
+    FORKLAB_POINTS(4);
+    Server server({"--workers", "4"});
+    ASSERT_TRUE(server.ready());
+    ASSERT_EQ(get(server.port(), "/").status, 200);
+    LockView v;
+    bool settled = eventually([&] {
+        v = locks_of(workers(server.pid()));
+        return v.holders.size() == 1 && v.waiters.size() == 3;
+    });
+    EXPECT_TRUE(settled) << "holders " << v.holders.size() << ", waiters " << v.waiters.size()
+                         << ": a lock taken through a descriptor shared by every worker "
+                            "serializes nothing";
+}
+
+TEST(Prefork, KillingABusyWorkerClosesOnlyItsClient) {
+    FORKLAB_POINTS(2);
+    Server server({"--workers", "4"});
+    ASSERT_TRUE(server.ready());
+    server.allow_crashes();
+    ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 4); }));
+    Fd victim_client = connect_to(server.port());
+    ASSERT_TRUE(send_all(victim_client.get(), "GET /sleep/3000 HTTP/1.1\r\n\r\n"));
+    pid_t victim = 0;
+    ASSERT_TRUE(eventually([&] { return (victim = sleeping_worker(server.pid())) != 0; }));
+    std::atomic<int> other_status{0};
+    std::thread other([&] { other_status = get(server.port(), "/sleep/500").status; });
+    ASSERT_TRUE(eventually([&] {
+        for (pid_t w : workers(server.pid())) {
+            if (w != victim && wchan(w).find("nanosleep") != std::string::npos) {
+                return true;
+            }
+        }
+        return false;
+    }));
+    ::kill(victim, SIGKILL);
+    EXPECT_TRUE(closed_within(victim_client.get(), 2s)) << "the victim's client was not closed";
+    other.join();
+    EXPECT_EQ(other_status, 200) << "another worker's client was hurt";
+    EXPECT_TRUE(eventually([&] { return has_workers(server.pid(), 4); }, 3s));
+    EXPECT_EQ(get(server.port(), "/").status, 200);
+}
+
+TEST(Prefork, KillingTheLockHolderTwentyTimesKeepsTheServerAccepting) {
+    FORKLAB_POINTS(3);
+    Server server({"--workers", "3"});
+    ASSERT_TRUE(server.ready());
+    server.allow_crashes();
+    for (int round = 0; round < 20; ++round) {
+        pid_t holder = 0;
+        ASSERT_TRUE(eventually([&] {
+            auto v = locks_of(workers(server.pid()));
+            holder = v.holders.empty() ? 0 : v.holders.front();
+            return holder != 0 && has_workers(server.pid(), 3);
+        })) << "round "
+            << round << ": no worker holds the lock";
+        ::kill(holder, SIGKILL);
+        HttpReply r = get(server.port(), "/", 5s);
+        ASSERT_EQ(r.status, 200) << "round " << round << ": " << r.error;
+    }
+    EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
+TEST(Prefork, KillingTheMasterEndsEveryWorkerAndFreesThePort) {
+    FORKLAB_POINTS(2);
+    Server server({"--workers", "4"});
+    ASSERT_TRUE(server.ready());
+    server.allow_crashes();
+    ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 4); }));
+    auto pool = workers(server.pid());
+    ::kill(server.pid(), SIGKILL);
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(eventually(
+        [&] { return std::none_of(pool.begin(), pool.end(), [](pid_t w) { return alive(w); }); },
+        1s))
+        << "workers outlived their master";
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms);
+    EXPECT_TRUE(eventually([&] {
+        try {
+            listen_on({"127.0.0.1", static_cast<std::uint16_t>(server.port())});
+            return true;
+        } catch (const std::system_error&) {
+            return false;
+        }
+    })) << "the port is still held";
+}
+
+TEST(Prefork, HupUnderLoadReplacesEveryWorkerAndLosesNothing) {
+    FORKLAB_POINTS(2);
+    Server server({"--workers", "4"});
+    ASSERT_TRUE(server.ready());
+    ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 4); }));
+    auto old = workers(server.pid());
+    load::LoadResult r;
+    std::thread clients([&] { r = load(server, 8, 0, "/", 1500); });
+    ASSERT_EQ(get(server.port(), "/").status, 200);
+    server.signal(SIGHUP);
+    EXPECT_TRUE(eventually([&] {
+        auto now = workers(server.pid());
+        return now.size() == 4 && std::none_of(old.begin(), old.end(), [&](pid_t w) {
+                   return std::find(now.begin(), now.end(), w) != now.end();
+               });
+    })) << "not every worker was replaced";
+    clients.join();
+    EXPECT_GT(r.ok, 100);
+    EXPECT_EQ(r.error_count(), 0) << errors_of(r);
+}
+
+TEST(Prefork, QuitFinishesRequestsInFlight) {
+    FORKLAB_POINTS(2);
+    Server server({"--workers", "6"});
+    ASSERT_TRUE(server.ready());
+    std::atomic<int> ok{0};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 5; ++i) {
+        clients.emplace_back([&] { ok += get(server.port(), "/sleep/400").status == 200; });
+    }
+    ASSERT_TRUE(eventually([&] {
+        int sleeping = 0;
+        for (pid_t w : workers(server.pid())) {
+            sleeping += wchan(w).find("nanosleep") != std::string::npos ? 1 : 0;
+        }
+        return sleeping == 5;
+    }));
+    EXPECT_EQ(server.stop(SIGQUIT), 0);
+    for (auto& c : clients) {
+        c.join();
+    }
+    EXPECT_EQ(ok, 5);
+}
+
+TEST(Prefork, MaxRequestsRecyclesWorkersAndLosesNothing) {
+    FORKLAB_POINTS(2);
+    Server server({"--workers", "2", "--max-requests", "10"});
+    ASSERT_TRUE(server.ready());
+    auto r = load(server, 4, 300);
+    EXPECT_EQ(r.ok, 300) << errors_of(r);
+    std::string status = get(server.port(), "/status").body;
+    for (std::size_t pos = status.find('\n', status.find("age_s")); pos != std::string::npos;
+         pos = status.find('\n', pos + 1)) {
+        std::istringstream row(status.substr(pos + 1, status.find('\n', pos + 1) - pos - 1));
+        std::string pid, state;
+        long requests = -1;
+        row >> pid >> state;
+        while (row && !(row >> requests)) {
+            row.clear();
+            row >> state;
+        }
+        if (requests >= 0) {
+            EXPECT_LE(requests, 10) << status;
+        }
+    }
+    EXPECT_TRUE(eventually([&] {
+        std::string log = server.log();
+        std::size_t retired = 0;
+        for (std::size_t p = log.find("(max-requests)"); p != std::string::npos;
+             p = log.find("(max-requests)", p + 1)) {
+            ++retired;
+        }
+        return retired >= 25;
+    })) << server.log();
+}
+
+TEST(Prefork, StatusShowsTheScoreboard) {
+    FORKLAB_POINTS(1);
+    Server server({"--workers", "3"});
+    ASSERT_TRUE(server.ready());
+    ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 3); }));
+    std::string status = get(server.port(), "/status").body;
+    EXPECT_NE(status.find("accept lock flock"), std::string::npos) << status;
+    for (pid_t w : workers(server.pid())) {
+        EXPECT_NE(status.find(std::to_string(w)), std::string::npos) << status;
+    }
+    EXPECT_NE(get(server.port(), "/status?json").body.find("\"workers\":[{\"pid\":"),
+              std::string::npos);
+}
+
+TEST(Prefork, TheLockFileIsPrivateAndRemovedOnExit) {
+    FORKLAB_POINTS(3);
+    Server server({"--workers", "2"});
+    ASSERT_TRUE(server.ready());
+    ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 2); }));
+    std::string lock_file;
+    ASSERT_TRUE(eventually([&] {
+        for (const std::string& target : fd_targets(workers(server.pid()).front())) {
+            if (target.find(".lock") != std::string::npos) {
+                lock_file = target;
+            }
+        }
+        return !lock_file.empty();
+    })) << "no worker has a lock file open";
+    struct stat dir = {};
+    ASSERT_EQ(::stat(fs::path(lock_file).parent_path().c_str(), &dir), 0);
+    EXPECT_EQ(dir.st_mode & 0777, 0700u)
+        << "the lock file's directory is not private: " << lock_file;
+    EXPECT_NE(fs::path(lock_file).parent_path(), fs::path("/tmp"));
+    EXPECT_EQ(server.stop(SIGTERM), 0);
+    EXPECT_FALSE(fs::exists(lock_file));
+}
+
+TEST(Prefork, APlantedSymlinkAsLockFileIsRefused) {
+    FORKLAB_POINTS(2);
+    char templ[] = "/tmp/forklab-ch03-XXXXXX";
+    ASSERT_NE(::mkdtemp(templ), nullptr);
+    std::string dir = templ;
+    std::ofstream(dir + "/precious") << "do not touch\n";
+    fs::create_symlink(dir + "/precious", dir + "/lock");
+    RunResult r = run(server_binary(), {"--listen", "127.0.0.1:0", "--lock-file", dir + "/lock"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find(dir + "/lock"), std::string::npos) << r.err;
+    std::ifstream in(dir + "/precious");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, "do not touch\n");
+    fs::remove_all(dir);
+}
+
+TEST(Prefork, WorkersFailingAtStartEndInAClearExitNotAStorm) {
+    FORKLAB_POINTS(2);
+    char templ[] = "/tmp/forklab-ch03-XXXXXX";
+    ASSERT_NE(::mkdtemp(templ), nullptr);
+    std::string lock = std::string(templ) + "/lock";
+    Server server({"--workers", "2", "--lock-file", lock});
+    ASSERT_TRUE(server.ready());
+    server.allow_crashes();
+    ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 2); }));
+    // From now on no new worker can open the lock file.
+    fs::remove(lock);
+    fs::create_directory(lock);
+    ::kill(workers(server.pid()).front(), SIGKILL);
+    EXPECT_TRUE(eventually([&] { return server.exited(); }, 10s)) << "the master did not give up";
+    EXPECT_EQ(server.exit_code(), 1);
+    std::string log = server.log();
+    EXPECT_NE(log.find("giving up"), std::string::npos) << log;
+    std::size_t spawned = 0;
+    for (std::size_t p = log.find("spawned worker"); p != std::string::npos;
+         p = log.find("spawned worker", p + 1)) {
+        ++spawned;
+    }
+    EXPECT_LE(spawned, 10u) << "a fork storm: " << spawned << " workers spawned";
+    fs::remove_all(templ);
+}
+
+TEST(Prefork, EveryAcceptLockServesCorrectly) {
+    FORKLAB_POINTS(2);
+    for (const char* kind : {"fcntl", "none", "mutex"}) {
+        Server server({"--workers", "3", "--accept-lock", kind});
+        ASSERT_TRUE(server.ready()) << kind;
+        auto r = load(server, 16, 600);
+        EXPECT_EQ(r.ok, 600) << kind << ": " << errors_of(r);
+        EXPECT_NE(get(server.port(), "/status").body.find(std::string("accept lock ") + kind),
+                  std::string::npos);
+    }
+}
+
+// A robust mutex: a holder killed while it holds the lock must not freeze the pool.
+TEST(Prefork, TheMutexSurvivesItsHoldersDeath) {
+    FORKLAB_POINTS(2);
+    Server server({"--workers", "3", "--accept-lock", "mutex"});
+    ASSERT_TRUE(server.ready());
+    server.allow_crashes();
+    for (int round = 0; round < 5; ++round) {
+        ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 3); }));
+        for (pid_t w : workers(server.pid())) {
+            ::kill(w, SIGKILL);  // one of them holds the mutex
+        }
+        HttpReply r = get(server.port(), "/", 5s);
+        ASSERT_EQ(r.status, 200) << "round " << round << ": " << r.error;
+    }
+}
+
+TEST(Prefork, BadFlagsGetUsageAndExitTwo) {
+    FORKLAB_POINTS(1);
+    for (std::vector<std::string> args : {std::vector<std::string>{"--accept-lock", "sem"},
+                                          {"--workers", "0"},
+                                          {"--max-requests", "-1"}}) {
+        RunResult r = run(server_binary(), args);
+        EXPECT_EQ(r.exit_code, 2) << args[0];
+        EXPECT_NE(r.err.find("usage:"), std::string::npos);
+    }
+}
+
+}  // namespace
+}  // namespace forklab::test
