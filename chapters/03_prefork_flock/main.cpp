@@ -9,9 +9,9 @@
 #include "forklab/cli.hpp"
 #include "forklab/log.hpp"
 #include "forklab/net.hpp"
+#include "forklab/scoreboard.hpp"
 #include "forklab/signals.hpp"
 #include "pool.hpp"
-#include "scoreboard.hpp"
 
 int main(int argc, char** argv) {
     forklab::ServerOptions options;
@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
         forklab::Fd listener = forklab::listen_on(options.listen, {.nonblock = true});
         auto lock = forklab::ch03::AcceptLock::create(lock_kind, lock_file);
         // Twice the pool: during a HUP an old worker finishes while its replacement already works.
-        forklab::ch03::Scoreboard board(static_cast<std::size_t>(config.workers) * 2);
+        forklab::Scoreboard board(static_cast<std::size_t>(config.workers) * 2);
         std::cout << "forklab: listening on " << forklab::local_endpoint(listener.get()).to_string()
                   << " pid " << ::getpid() << std::endl;
         //! [setup]

@@ -15,6 +15,7 @@
 #include "forklab/log.hpp"
 #include "forklab/process.hpp"
 #include "forklab/reap.hpp"
+#include "forklab/start_failures.hpp"
 #include "worker.hpp"
 
 namespace forklab::ch03 {
@@ -31,7 +32,8 @@ class Pool {
           lock_(lock),
           board_(board),
           config_(config),
-          design_(std::string("prefork, accept lock ") + to_string(lock.kind())) {}
+          design_(std::string("prefork, accept lock ") + to_string(lock.kind())),
+          start_failures_(config.max_start_failures) {}
     int run(SignalEvents& signals);
 
   private:
@@ -52,7 +54,7 @@ class Pool {
     std::string design_;
     Mode mode_ = Mode::running;
     unsigned generation_ = 0;
-    int start_failures_ = 0;
+    StartFailures start_failures_;
     int exit_code_ = 0;
     std::deque<pid_t> to_replace_;  // HUP: old workers still to be replaced, one at a time
     pid_t replacing_ = 0;           // the old worker being replaced now
@@ -124,21 +126,22 @@ void Pool::on_exit(const ChildExit& end) {
     // A worker that dies before it could wait for a connection, again and again, is a start-up
     // failure: back off instead of forking in a loop, and give up after a few (pitfall 13).
     if (!end.clean() && never_started) {
-        ++start_failures_;
-        if (start_failures_ >= config_.max_start_failures) {
-            log::line("workers failed ", start_failures_,
+        std::optional<long> delay = start_failures_.failed();
+        if (!delay) {
+            log::line("workers failed ", start_failures_.count(),
                       " times in a row before serving anything: giving up");
             exit_code_ = 1;
             stop(Mode::fast);
             return;
         }
-        long delay = std::min(100L << (start_failures_ - 1), 2000L);
-        log::line("start-up failure ", start_failures_, " of ", config_.max_start_failures,
-                  ": next worker in ", delay, " ms");
-        respawn_at_ = Clock::now() + milliseconds(delay);
+        log::line("start-up failure ", start_failures_.count(), " of ", start_failures_.limit(),
+                  ": next worker in ", *delay, " ms");
+        respawn_at_ = Clock::now() + milliseconds(*delay);
         return;
     }
-    start_failures_ = never_started ? start_failures_ : 0;
+    if (!never_started) {
+        start_failures_.started();
+    }
     if (live() < config_.workers) {
         spawn_worker();
     }

@@ -3,9 +3,9 @@
 #pragma once
 
 #include "accept_lock.hpp"
+#include "forklab/scoreboard.hpp"
 #include "forklab/serve.hpp"
 #include "forklab/signals.hpp"
-#include "scoreboard.hpp"
 
 namespace forklab::ch03 {
 

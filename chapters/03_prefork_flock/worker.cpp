@@ -3,40 +3,23 @@
 #include "worker.hpp"
 
 #include <poll.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <csignal>
-#include <random>
 #include <sstream>
 
 #include "forklab/acceptor.hpp"
 #include "forklab/log.hpp"
 #include "forklab/process.hpp"
 #include "forklab/signals.hpp"
+#include "forklab/worker_life.hpp"
 
 namespace forklab::ch03 {
 
-namespace {
-
-/// max_requests minus a random jitter of up to half of it, so workers do not all retire at once.
-long jittered(long max_requests) {
-    if (max_requests <= 1) {
-        return max_requests;
-    }
-    std::mt19937 random(static_cast<unsigned>(::getpid()) ^
-                        static_cast<unsigned>(Scoreboard::now_ms()));
-    return max_requests - std::uniform_int_distribution<long>(0, max_requests / 2)(random);
-}
-
-}  // namespace
-
 //! [worker_loop]
 int run_worker(const WorkerContext& c) {
-    // Die with the master (pitfall 14); it may already be gone before the line above ran.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != c.master) {
-        return 0;
+    if (!die_with_master(c.master)) {
+        return 0;  // the master died before we could ask to die with it
     }
     log::set_role("worker");
     Slot& slot = c.board.slot(c.slot);
@@ -63,7 +46,7 @@ int run_worker(const WorkerContext& c) {
                        }
                        return s.str();
                    }};
-    long limit = jittered(c.max_requests);
+    long limit = jittered_limit(c.max_requests);
     bool stopping = false;
     auto look_at_signals = [&] {
         for (int sig : signals.take()) {

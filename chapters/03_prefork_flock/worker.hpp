@@ -7,8 +7,8 @@
 #include <cstddef>
 
 #include "accept_lock.hpp"
+#include "forklab/scoreboard.hpp"
 #include "forklab/serve.hpp"
-#include "scoreboard.hpp"
 
 namespace forklab::ch03 {
 

@@ -1,6 +1,6 @@
 /// \file
 /// \brief The shared-memory scoreboard.
-#include "scoreboard.hpp"
+#include "forklab/scoreboard.hpp"
 
 #include <sys/mman.h>
 
@@ -10,7 +10,7 @@
 
 #include "forklab/error.hpp"
 
-namespace forklab::ch03 {
+namespace forklab {
 
 const char* to_string(SlotState state) {
     switch (state) {
@@ -113,4 +113,4 @@ std::string Scoreboard::render(bool json) const {
     return out.str();
 }
 
-}  // namespace forklab::ch03
+}  // namespace forklab

@@ -12,14 +12,14 @@
 #include <cstddef>
 #include <string>
 
-namespace forklab::ch03 {
+namespace forklab {
 
 /// What a worker is doing.
 enum class SlotState : int {
     free = 0,   ///< No worker in this slot.
     starting,   ///< Forked, not yet waiting for connections.
-    waiting,    ///< Waiting for the accept lock.
-    accepting,  ///< Holding the lock, waiting in accept.
+    waiting,    ///< Waiting for the accept lock (chapter 03).
+    accepting,  ///< Waiting in accept (idle).
     busy,       ///< Serving a connection.
     exiting,    ///< Leaving (max requests reached, or told to stop).
 };
@@ -67,4 +67,4 @@ class Scoreboard {
     std::size_t size_;
 };
 
-}  // namespace forklab::ch03
+}  // namespace forklab
