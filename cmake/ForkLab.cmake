@@ -31,8 +31,11 @@ endfunction()
 #   - against exNN_name, labels "exNN;exercise" (what grading runs).
 # The binary under test is passed in FORKLAB_SERVER. It also adds the target `grade_exNN`, which
 # builds the student's version and runs the same tests against it, printing points and a score.
+#
+# EXERCISE_UNIT_TESTS <targets...>: unit-test binaries built with the student's seam; the grade
+# target runs them too and adds up the points.
 function(forklab_behaviour_tests name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SOURCES;LIBRARIES")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SOURCES;LIBRARIES;EXERCISE_UNIT_TESTS")
   string(SUBSTRING ${name} 0 2 nn)
   set(bin tests_${name})
   add_executable(${bin} ${arg_SOURCES})
@@ -52,12 +55,18 @@ function(forklab_behaviour_tests name)
       DISCOVERY_TIMEOUT 30
       PROPERTIES TIMEOUT 120 ENVIRONMENT "FORKLAB_SERVER=$<TARGET_FILE:ex${name}>")
     forklab_label_tests(${bin}_exercise "ex${nn};exercise")
+    set(binaries "")
+    foreach(unit IN LISTS arg_EXERCISE_UNIT_TESTS)
+      list(APPEND binaries $<TARGET_FILE:${unit}>)
+    endforeach()
+    list(APPEND binaries $<TARGET_FILE:${bin}>)
     add_custom_target(grade_ex${nn}
-      COMMAND ${CMAKE_COMMAND} -E env FORKLAB_SERVER=$<TARGET_FILE:ex${name}> FORKLAB_GRADE=1
-              $<TARGET_FILE:${bin}>
-      DEPENDS ${bin} ex${name}
+      COMMAND ${CMAKE_COMMAND} -DSERVER=$<TARGET_FILE:ex${name}> "-DBINARIES=${binaries}"
+              -P ${PROJECT_SOURCE_DIR}/cmake/grade.cmake
+      DEPENDS ${bin} ex${name} ${arg_EXERCISE_UNIT_TESTS}
       USES_TERMINAL
-      COMMENT "Grading exercise ${name}")
+      COMMENT "Grading exercise ${name}"
+      VERBATIM)
   endif()
 endfunction()
 
