@@ -98,13 +98,18 @@ std::string Scoreboard::render(bool json) const {
         if (json) {
             out << sep << "{\"pid\":" << pid << ",\"state\":\"" << to_string(state)
                 << "\",\"requests\":" << s.requests << ",\"age_s\":" << age
-                << ",\"generation\":" << s.generation << "}";
+                << ",\"generation\":" << s.generation << ",\"open\":" << s.open
+                << ",\"dispatched\":" << s.dispatched << "}";
             sep = ",";
         } else {
             std::string name = to_string(state);
             out << pid << std::string(pid < 10000000 ? 9 - std::to_string(pid).size() : 1, ' ')
                 << name << std::string(name.size() < 22 ? 22 - name.size() : 1, ' ') << s.requests
-                << "  " << age << "\n";
+                << "  " << age;
+            if (s.dispatched != 0 || s.open != 0) {
+                out << "  open " << s.open << ", dispatched " << s.dispatched;
+            }
+            out << "\n";
         }
     }
     if (json) {

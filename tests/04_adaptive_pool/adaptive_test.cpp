@@ -23,14 +23,7 @@ namespace {
 using namespace std::chrono_literals;
 
 std::vector<pid_t> workers(pid_t master) {
-    std::vector<pid_t> out;
-    for (const ProcStat& p : children_of(master)) {
-        if (p.state != 'Z') {
-            out.push_back(p.pid);
-        }
-    }
-    std::sort(out.begin(), out.end());
-    return out;
+    return live_children(master);
 }
 
 /// Workers blocked in accept (the kernel's wait channel says so): the idle ones.

@@ -118,4 +118,15 @@ TEST(ResponseHead, HasLengthAndConnection) {
               std::string::npos);
 }
 
+TEST(HeaderText, TokensAreFoundInAnyCaseAndSpacing) {
+    using forklab::http::has_token;
+    EXPECT_TRUE(has_token("Keep-Alive", "keep-alive"));
+    EXPECT_TRUE(has_token("Upgrade,  close\t", "close"));
+    EXPECT_FALSE(has_token("closed, keep-alive-ish", "close"));
+    EXPECT_FALSE(has_token("", "close"));
+    EXPECT_EQ(forklab::http::trim(" \t value \t"), "value");
+    EXPECT_TRUE(forklab::http::iequals("Content-Length", "content-LENGTH"));
+    EXPECT_FALSE(forklab::http::iequals("Content-Length", "Content-Lengths"));
+}
+
 }  // namespace

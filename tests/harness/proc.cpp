@@ -2,7 +2,9 @@
 /// \brief /proc readers.
 #include <dirent.h>
 #include <unistd.h>
+#include <algorithm>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -80,6 +82,17 @@ std::vector<ProcStat> children_of(pid_t parent) {
             out.push_back(s);
         }
     }
+    return out;
+}
+
+std::vector<pid_t> live_children(pid_t parent) {
+    std::vector<pid_t> out;
+    for (const ProcStat& s : children_of(parent)) {
+        if (s.state != 'Z') {
+            out.push_back(s.pid);
+        }
+    }
+    std::sort(out.begin(), out.end());
     return out;
 }
 

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 
@@ -141,8 +142,13 @@ Server::Server(std::vector<std::string> args, std::string binary) {
     dir_ = make_temp_dir();
     log_path_ = dir_ + "/stderr.log";
     bool has_listen = false;
-    for (const std::string& a : args) {
-        has_listen = has_listen || a.rfind("--listen", 0) == 0;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        has_listen = has_listen || args[i].rfind("--listen", 0) == 0;
+        if (args[i] == "--log-file" && i + 1 < args.size()) {
+            log_file_ = args[i + 1];  // a daemon's stderr is /dev/null: its log is there
+        } else if (args[i].rfind("--log-file=", 0) == 0) {
+            log_file_ = args[i].substr(std::strlen("--log-file="));
+        }
     }
     if (!has_listen) {
         args.insert(args.begin(), {"--listen", "127.0.0.1:0"});
@@ -198,10 +204,12 @@ Server::~Server() {
 }
 
 std::string Server::log() const {
-    std::ifstream in(log_path_);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
+    std::string text;
+    for (const std::string* path : {&log_path_, &log_file_}) {
+        std::ifstream in(*path);
+        text.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    return text;
 }
 
 void Server::signal(int sig) const {
@@ -222,6 +230,9 @@ bool Server::exited() {
         return true;
     }
     if (r == -1 && errno == ECHILD && !alive(pid_)) {
+        if (proc_stat(pid_)) {
+            return false;  // a zombie whose parent (a daemon's launcher) is about to hand it to us
+        }
         reaped_ = true;  // not our child (a daemon before it was handed to us): gone all the same
         return true;
     }

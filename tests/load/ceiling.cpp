@@ -1,144 +1,229 @@
 /// \file
-/// \brief ceiling: the most this machine can do, as a row of the bench.
+/// \brief ceiling: the most this machine can do, as the first row of the bench.
 ///
-/// A minimal epoll responder that parses nothing: each "\r\n\r\n" it reads is answered with a
-/// fixed "Hello, world" response (4000 bytes when the read starts with `GET /bytes/4000`); a
-/// request containing "Connection: close" is closed after its answer. One process per core, each
-/// with its own SO_REUSEPORT listener on the same port. It keeps the kit's server contract:
-/// --listen, the readiness line, TERM/INT stop.
-#include <poll.h>
+/// A minimal epoll responder that parses nothing: a read holding a request's terminating
+/// "\r\n\r\n" is answered with a fixed `200` response, `Hello, world\n`, one per terminator. The
+/// one exception, so that Stevens' workload has a ceiling too: a read that starts with
+/// `GET /bytes/4000 ` is answered with 4000 bytes. A connection stays open unless the read holds
+/// "Connection: close"; then it is closed after the answer (the server closes first). It buffers
+/// nothing: a terminator split between two reads goes unanswered and an answer the socket cannot
+/// take at once closes the connection; the kit's load client never causes either.
+///
+/// One process per core (`--processes`), each with its own SO_REUSEPORT listener on the same
+/// port, so the kernel spreads connections over them and no lock or hand-off is involved. The
+/// master binds first (port 0: the kernel picks), the others bind the port it got. It keeps the
+/// kit's server contract: `--listen`, one readiness line naming the master, TERM/INT stop (the
+/// signals reach the loop through the self-pipe), every worker reaped before the master exits.
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <csignal>
-#include <cstring>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "forklab/acceptor.hpp"
 #include "forklab/cli.hpp"
+#include "forklab/error.hpp"
+#include "forklab/log.hpp"
 #include "forklab/net.hpp"
 #include "forklab/process.hpp"
+#include "forklab/reap.hpp"
 #include "forklab/signals.hpp"
 
 namespace {
 
-constexpr std::string_view response =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world\n";
-/// The answer to `GET /bytes/4000`: 4000 bytes, as every chapter sends for Stevens' workload.
-const std::string& bytes_4000(bool close) {
-    static const std::string keep =
-        std::string(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: "
-            "4000\r\n\r\n") +
-        std::string(4000, 'x');
-    static const std::string closing =
-        std::string(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 4000\r\n"
-            "Connection: close\r\n\r\n") +
-        std::string(4000, 'x');
-    return close ? closing : keep;
-}
-constexpr std::string_view response_close =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n"
-    "Connection: close\r\n\r\nHello, world\n";
+/// The fixed answers, built once per process.
+struct Answers {
+    /// `GET /`, connection kept.
+    std::string hello = answer("text/plain", "Hello, world\n", false);
+    /// `GET /` with `Connection: close`.
+    std::string hello_close = answer("text/plain", "Hello, world\n", true);
+    /// `GET /bytes/4000`, connection kept.
+    std::string bytes = answer("application/octet-stream", std::string(4000, 'x'), false);
+    /// `GET /bytes/4000` with `Connection: close`.
+    std::string bytes_close = answer("application/octet-stream", std::string(4000, 'x'), true);
 
-/// Serves until \p stop_fd is readable. Returns 0.
-int serve(forklab::Fd listener, int stop_fd) {
+    /// A whole `200` response with \p body.
+    static std::string answer(const std::string& type, const std::string& body, bool close) {
+        return "HTTP/1.1 200 OK\r\nContent-Type: " + type +
+               "\r\nContent-Length: " + std::to_string(body.size()) +
+               (close ? "\r\nConnection: close" : "") + "\r\n\r\n" + body;
+    }
+};
+
+/// Answers what \p fd has sent. Returns false when the connection is to be closed.
+bool answer(int fd, std::string_view in, const Answers& answers) {
+    bool close = in.find("Connection: close") != std::string_view::npos;
+    bool bytes = in.substr(0, 16) == "GET /bytes/4000 ";
+    const std::string& out = bytes ? (close ? answers.bytes_close : answers.bytes)
+                                   : (close ? answers.hello_close : answers.hello);
+    std::size_t requests = 0;
+    for (std::size_t p = in.find("\r\n\r\n"); p != std::string_view::npos;
+         p = in.find("\r\n\r\n", p + 4)) {
+        ++requests;
+    }
+    for (std::size_t i = 0; i < requests; ++i) {
+        ssize_t n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+        if (n != static_cast<ssize_t>(out.size())) {
+            return false;  // EPIPE, ECONNRESET, or a full socket: no buffering here
+        }
+    }
+    return !(close && requests > 0);
+}
+
+/// Serves connections from \p listener. Whenever \p stop_fd is readable (a byte or end-of-file),
+/// calls \p carry_on and returns unless it says true (it must consume what made stop_fd readable,
+/// or the loop would spin). Throws std::system_error naming the call if epoll fails.
+void serve(int listener, int stop_fd, const std::function<bool()>& carry_on) {
     forklab::Fd ep(::epoll_create1(EPOLL_CLOEXEC));
-    forklab::Acceptor acceptor(listener.get(), true);
-    epoll_event ev{EPOLLIN, {.fd = listener.get()}};
-    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, listener.get(), &ev);
-    ev = {EPOLLIN, {.fd = stop_fd}};
-    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, stop_fd, &ev);
+    if (!ep) {
+        forklab::throw_errno("epoll_create1");
+    }
+    for (int fd : {listener, stop_fd}) {
+        epoll_event ev{EPOLLIN, {.fd = fd}};
+        if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) == -1) {
+            forklab::throw_errno("epoll_ctl");
+        }
+    }
+    forklab::Acceptor acceptor(listener, true);
+    const Answers answers;
     epoll_event events[128];
     char buf[16384];
     for (;;) {
         int n = ::epoll_wait(ep.get(), events, 128, -1);
+        if (n == -1 && errno != EINTR) {
+            forklab::throw_errno("epoll_wait");
+        }
         for (int k = 0; k < n; ++k) {
             int fd = events[k].data.fd;
             if (fd == stop_fd) {
-                return 0;
+                if (!carry_on()) {
+                    return;  // open connections close with the process
+                }
+                continue;
             }
-            if (fd == listener.get()) {
+            if (fd == listener) {
+                // Drain the accept queue; bounded by what is queued (shed and retry consume one).
                 for (;;) {
                     forklab::AcceptResult r = acceptor.accept();
                     if (r.status == forklab::AcceptStatus::accepted) {
                         int c = r.conn.release();
-                        epoll_event cev{EPOLLIN, {.fd = c}};
-                        ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, c, &cev);
-                    } else if (r.status != forklab::AcceptStatus::retry &&
-                               r.status != forklab::AcceptStatus::shed) {
+                        epoll_event ev{EPOLLIN, {.fd = c}};
+                        if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, c, &ev) == -1) {
+                            ::close(c);  // ENOMEM, ENOSPC: turn this one away
+                        }
+                    } else if (r.status == forklab::AcceptStatus::backoff) {
+                        std::this_thread::sleep_for(
+                            std::chrono::milliseconds(forklab::Acceptor::backoff_ms));
+                        break;
+                    } else if (r.status == forklab::AcceptStatus::would_block) {
                         break;
                     }
                 }
                 continue;
             }
             ssize_t got = ::read(fd, buf, sizeof buf);
-            if (got <= 0) {
-                ::close(fd);  // also leaves the epoll set
-                continue;
+            if (got == -1 && (errno == EAGAIN || errno == EINTR)) {
+                continue;  // nothing after all: level-triggered, it comes back when there is
             }
-            std::string_view in(buf, static_cast<std::size_t>(got));
-            bool close = in.find("Connection: close") != std::string_view::npos;
-            std::size_t requests = 0;
-            for (std::size_t p = in.find("\r\n\r\n"); p != std::string_view::npos;
-                 p = in.find("\r\n\r\n", p + 4)) {
-                ++requests;
-            }
-            bool bytes = in.substr(0, 17) == "GET /bytes/4000 H";
-            for (std::size_t i = 0; i < requests; ++i) {
-                std::string_view out = bytes   ? std::string_view(bytes_4000(close))
-                                       : close ? response_close
-                                               : response;
-                [[maybe_unused]] ssize_t w = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
-            }
-            if (close && requests > 0) {
-                ::close(fd);
+            if (got <= 0 ||
+                !answer(fd, std::string_view(buf, static_cast<std::size_t>(got)), answers)) {
+                ::close(fd);  // end-of-file, ECONNRESET, or answered with a close
             }
         }
     }
+}
+
+/// Waits (at most \p limit) for \p workers to exit, then kills what is left; reaps them all.
+/// Returns true when every worker exited cleanly by itself.
+bool reap_workers(std::vector<pid_t>& workers, std::chrono::milliseconds limit) {
+    bool clean = true;
+    bool killed = false;
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    // Bounded: after the deadline every worker is sent SIGKILL, which cannot be caught.
+    while (!workers.empty()) {
+        for (const forklab::ChildExit& e : forklab::reap_children()) {
+            std::erase(workers, e.pid);
+            if (!e.clean()) {
+                forklab::log::line("worker ", e.pid, " ", e.describe());
+                clean = false;
+            }
+        }
+        if (!workers.empty() && !killed && std::chrono::steady_clock::now() > deadline) {
+            for (pid_t pid : workers) {
+                forklab::log::line("worker ", pid, " did not stop: killing it");
+                (void)::kill(pid, SIGKILL);  // cannot fail: the pid is ours until reaped
+            }
+            clean = false;
+            killed = true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return clean;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     forklab::Endpoint at{"127.0.0.1", 8080};
-    long processes = ::sysconf(_SC_NPROCESSORS_ONLN);
+    long processes = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
     forklab::Cli cli("ceiling", "A minimal epoll responder: the bench's ceiling row.");
-    cli.option("listen", "address to listen on (default 127.0.0.1:8080)", at);
+    cli.option("listen", "address to listen on (default 127.0.0.1:8080; port 0 = any free port)",
+               at);
     cli.option("processes", "how many processes serve (default: one per core)", processes, 1, 64);
     if (auto code = cli.parse(argc, argv)) {
         return *code;
     }
     try {
+        forklab::log::init("ceiling");
         forklab::ignore_sigpipe();
         forklab::SignalEvents signals{SIGTERM, SIGINT, SIGCHLD};
-        forklab::Fd listener = forklab::listen_on(at, {.nonblock = true, .reuseport = true});
-        at = forklab::local_endpoint(listener.get());
-        std::vector<pid_t> workers;
+        const forklab::ListenOptions options{.nonblock = true, .reuseport = true};
+        forklab::Fd listener = forklab::listen_on(at, options);
+        at = forklab::local_endpoint(listener.get());  // the port the kernel picked
+        // Workers stop at end-of-file on this pipe: when the master closes it, or dies.
         forklab::Pipe stop = forklab::make_pipe();
+        std::vector<pid_t> workers;
         for (long i = 1; i < processes; ++i) {
             workers.push_back(forklab::spawn([&] {
+                forklab::log::set_role("ceiling worker");
                 stop.write_end.reset();
                 listener.reset();
-                return serve(forklab::listen_on(at, {.nonblock = true, .reuseport = true}),
-                             stop.read_end.get());
+                forklab::Fd own = forklab::listen_on(at, options);
+                serve(own.get(), stop.read_end.get(), [] { return false; });
+                return 0;
             }));
         }
         std::cout << "forklab: listening on " << at.to_string() << " pid " << ::getpid()
                   << std::endl;
-        // The master serves too; a signal makes the self-pipe readable, which stops it.
-        serve(std::move(listener), signals.fd());
-        stop.write_end.reset();  // end-of-file on the stop pipe ends every worker
-        for (pid_t pid : workers) {
-            ::waitpid(pid, nullptr, 0);
-        }
-        return 0;
+        // The master serves too, until a signal makes the self-pipe readable: TERM and INT stop
+        // it, and so does a worker's death (a ceiling short of a process is no ceiling).
+        int code = 0;
+        serve(listener.get(), signals.fd(), [&] {
+            bool running = true;
+            for (int sig : signals.take()) {
+                running = running && sig == SIGCHLD;
+            }
+            for (const forklab::ChildExit& e : forklab::reap_children()) {
+                std::erase(workers, e.pid);
+                forklab::log::line("worker ", e.pid, " ", e.describe(), ": stopping");
+                running = false;
+                code = 1;
+            }
+            return running;
+        });
+        listener.reset();
+        stop.write_end.reset();
+        return reap_workers(workers, std::chrono::seconds(5)) ? code : 1;
     } catch (const std::exception& e) {
         std::cerr << "ceiling: " << e.what() << "\n";
         return 1;

@@ -1,73 +1,121 @@
 /// \file
 /// \brief loadgen: the kit's load client.
 ///
-///     loadgen --target 127.0.0.1:8080 --concurrency 16 --duration 4 [--keep-alive] [--json]
+///     loadgen --target 127.0.0.1:8080 [--concurrency 16] [--requests N | --duration SECONDS]
+///             [--path /] [--keep-alive] [--timeout SECONDS] [--threads N] [--json]
 ///
-/// Exit code: 0 when every request got a complete 200 response, 1 when any failed, 2 for usage.
+/// Exit code: 0 when every request got a complete 200 response, 1 when any failed (or none was
+/// made, or SIGINT/SIGTERM stopped the run early), 2 for a usage error (usage on stderr).
+#include <sys/resource.h>
+
 #include <csignal>
-#include <cstdio>
+#include <exception>
 #include <iostream>
 
 #include "forklab/cli.hpp"
+#include "forklab/signals.hpp"
 #include "load_engine.hpp"
+#include "load_report.hpp"
+
+namespace {
+
+/// "" when \p path can go into a request line as is, else why not.
+std::string check_path(const std::string& path) {
+    if (path.empty() || path[0] != '/') {
+        return "must start with /";
+    }
+    if (path.size() > 2048) {
+        return "is longer than 2048 bytes";
+    }
+    for (char c : path) {
+        if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+            return "must not hold spaces or control characters";
+        }
+    }
+    return "";
+}
+
+/// One descriptor per connection: lift the soft limit to the hard one, so a high --concurrency
+/// is limited by the system and not by a conservative default.
+void raise_fd_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        (void)::setrlimit(RLIMIT_NOFILE, &limit);  // best effort: connect errors will tell
+    }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     forklab::load::LoadConfig config;
+    bool have_target = false;
     long concurrency = 16;
-    long duration_ms = 0;
+    long duration_ms = -1;
     long timeout_ms = 5000;
+    long threads = forklab::load::default_threads();
     bool json = false;
     forklab::Cli cli("loadgen",
                      "Sends HTTP GETs from many connections and reports what came back.");
-    cli.option("target", "the server, HOST:PORT", config.target);
+    cli.option("target", "HOST:PORT", "the server (required; an IP literal)",
+               [&](const std::string& text) {
+                   auto at = forklab::parse_endpoint(text);
+                   if (!at || at->port == 0) {
+                       return std::string("expects an IP literal and a port, like 127.0.0.1:8080");
+                   }
+                   config.target = *at;
+                   have_target = true;
+                   return std::string();
+               });
     cli.option("concurrency", "connections at once (default 16)", concurrency, 1, 10000);
-    cli.option("requests", "stop after N requests", config.requests, 1, 1000000000);
-    cli.seconds("duration", "stop after SECONDS (default 4 when --requests is not given)",
+    cli.option("requests", "stop after issuing N requests", config.requests, 1, 1000000000);
+    cli.seconds("duration", "stop issuing after SECONDS (default 4 without --requests)",
                 duration_ms, 3600);
     cli.option("path", "PATH", "what to GET (default /)", config.path);
     cli.flag("keep-alive", "reuse connections (default: one request per connection)",
              config.keep_alive);
-    cli.seconds("timeout", "a request unanswered after SECONDS is an error (default 5)", timeout_ms,
-                600);
+    cli.seconds("timeout", "a request not finished after SECONDS is an error (default 5)",
+                timeout_ms, 600);
+    cli.option("threads", "event loops sharing the connections (default: one per core, at most 4)",
+               threads, 1, 64);
     cli.flag("json", "print one JSON object instead of text", json);
     if (auto code = cli.parse(argc, argv)) {
         return *code;
     }
-    if (config.path.empty() || config.path[0] != '/') {
-        std::cerr << "loadgen: --path must start with /\n\n" << cli.usage();
+    std::string usage_error;
+    if (!have_target) {
+        usage_error = "--target is required";
+    } else if (std::string why = check_path(config.path); !why.empty()) {
+        usage_error = "--path " + why;
+    } else if (config.requests > 0 && duration_ms >= 0) {
+        usage_error = "give --requests or --duration, not both";
+    } else if (duration_ms == 0) {
+        usage_error = "--duration must be more than 0";
+    } else if (timeout_ms == 0) {
+        usage_error = "--timeout must be more than 0";
+    }
+    if (!usage_error.empty()) {
+        std::cerr << "loadgen: " << usage_error << "\n\n" << cli.usage();
         return 2;
     }
     config.concurrency = static_cast<int>(concurrency);
+    config.threads = static_cast<int>(threads);
     config.timeout_ms = timeout_ms;
     config.duration_ms = config.requests == 0 ? (duration_ms > 0 ? duration_ms : 4000) : 0;
-    std::signal(SIGPIPE, SIG_IGN);
 
-    forklab::load::LoadResult r = forklab::load::run_load(config);
-    double p50 = r.percentile(0.50) / 1000.0;
-    double p99 = r.percentile(0.99) / 1000.0;
-    double max = r.percentile(1.0) / 1000.0;
-    if (json) {
-        std::printf(
-            "{\"ok\":%ld,\"errors\":%ld,\"elapsed_s\":%.3f,\"rps\":%.1f,"
-            "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"error_kinds\":{",
-            r.ok, r.error_count(), r.elapsed_s, r.rate(), p50, p99, max);
-        const char* sep = "";
-        for (const auto& [kind, n] : r.errors) {
-            std::printf("%s\"%s\":%ld", sep, kind.c_str(), n);
-            sep = ",";
-        }
-        std::printf("}}\n");
-    } else {
-        std::printf("target %s, %d connections, %s, GET %s\n", config.target.to_string().c_str(),
-                    config.concurrency, config.keep_alive ? "keep-alive" : "one request each",
-                    config.path.c_str());
-        std::printf("requests ok   %ld in %.2f s: %.0f requests/s\n", r.ok, r.elapsed_s, r.rate());
-        std::printf("latency       p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", p50, p99, max);
-        std::printf("errors        %ld", r.error_count());
-        for (const auto& [kind, n] : r.errors) {
-            std::printf(", %s %ld", kind.c_str(), n);
-        }
-        std::printf("\n");
+    try {
+        forklab::ignore_sigpipe();
+        raise_fd_limit();
+        // Ctrl-C ends the run early but still prints what was measured.
+        forklab::SignalEvents signals{SIGINT, SIGTERM};
+        config.stop_fd = signals.fd();
+        forklab::load::LoadResult r = forklab::load::run_load(config);
+        std::cout << (json ? forklab::load::json_report(config, r)
+                           : forklab::load::text_report(config, r))
+                  << std::flush;
+        return r.error_count() == 0 && r.ok > 0 && !r.stopped ? 0 : 1;
+    } catch (const std::exception& e) {
+        std::cerr << "loadgen: " << e.what() << "\n";
+        return 1;
     }
-    return r.error_count() == 0 && r.ok > 0 ? 0 : 1;
 }

@@ -13,16 +13,24 @@ struct TreeCpu {
     double seconds = 0;  ///< user + sys
 };
 
-/// User + sys CPU of \p master, its reaped children (cutime/cstime) and its live children, in
-/// seconds. The difference of two readings is what the tree spent between them, including
-/// children that were born and reaped in between: their time has moved into the master's
-/// cutime/cstime by then (Stevens measures the same with getrusage(RUSAGE_CHILDREN)).
+/// User + sys CPU of \p master, its reaped children (cutime + cstime) and its live children
+/// (their own and their reaped children's), in seconds, from /proc/PID/stat in clock ticks.
+///
+/// The difference of two readings is what the tree spent between them, including children born
+/// and reaped in between: a child's whole time moves into the master's cutime/cstime when the
+/// master reaps it (Stevens measures the same with getrusage(RUSAGE_CHILDREN)). Zombies count as
+/// live children, since the master has not absorbed their time yet. A child reaped during the
+/// reading would be missed or counted twice, so the master's cutime/cstime is read before and
+/// after the children and the reading is retried (a few times) when it moved. 0 when \p master is
+/// gone.
 TreeCpu tree_cpu(pid_t master);
 
-/// Live children of \p pid (zombies excluded).
+/// Live children of \p pid (zombies excluded), found by their parent pid in /proc.
 std::vector<pid_t> live_children(pid_t pid);
 
-/// Proportional set size of \p pid in KiB (from /proc/PID/smaps_rollup), or -1.
+/// Proportional set size of \p pid in KiB (from /proc/PID/smaps_rollup), or -1 when unreadable:
+/// each page shared by N processes counts 1/N, so the PSS of all of a server's processes adds up
+/// to the memory the server really uses.
 long pss_kib(pid_t pid);
 
 }  // namespace forklab::load

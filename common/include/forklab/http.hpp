@@ -70,6 +70,15 @@ class RequestParser {
     Request request_;
 };
 
+/// True when \p a and \p b are equal ignoring ASCII case (header names, tokens).
+bool iequals(std::string_view a, std::string_view b);
+
+/// \p s without leading and trailing spaces and tabs (a header value).
+std::string_view trim(std::string_view s);
+
+/// True when the comma-separated \p list holds \p token, in any case ("keep-alive, Upgrade").
+bool has_token(std::string_view list, std::string_view token);
+
 /// The reason phrase of \p status ("OK", "Not Found" ...).
 std::string_view reason(int status);
 

@@ -29,11 +29,14 @@ const char* to_string(SlotState state);
 
 /// One worker's line on the board.
 struct Slot {
-    std::atomic<pid_t> pid{0};               ///< The worker (0 when free).
-    std::atomic<int> state{0};               ///< A SlotState.
-    std::atomic<unsigned long> requests{0};  ///< Connections served.
-    std::atomic<long> started_ms{0};         ///< CLOCK_MONOTONIC at start, in ms.
-    std::atomic<unsigned> generation{0};     ///< Bumped by every HUP.
+    std::atomic<pid_t> pid{0};                 ///< The worker (0 when free).
+    std::atomic<int> state{0};                 ///< A SlotState.
+    std::atomic<unsigned long> requests{0};    ///< Connections served.
+    std::atomic<long> started_ms{0};           ///< CLOCK_MONOTONIC at start, in ms.
+    std::atomic<unsigned> generation{0};       ///< Bumped by every HUP.
+    std::atomic<unsigned long> open{0};        ///< Connections open (event-driven workers).
+    std::atomic<unsigned long> dispatched{0};  ///< Connections the master passed to this worker
+                                               ///< (written by the master only).
 };
 
 /// A fixed array of slots in an anonymous shared mapping, created by the master before forking.

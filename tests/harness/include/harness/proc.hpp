@@ -29,6 +29,8 @@ bool alive(pid_t pid);
 std::vector<ProcStat> all_processes();
 /// Processes whose parent is \p parent (zombies included).
 std::vector<ProcStat> children_of(pid_t parent);
+/// Children of \p parent that are not zombies (a master's live workers), sorted by pid.
+std::vector<pid_t> live_children(pid_t parent);
 /// Children of \p parent that are zombies.
 std::vector<pid_t> zombie_children(pid_t parent);
 /// Processes in process group \p pgid or session \p pgid.

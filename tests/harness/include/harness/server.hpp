@@ -74,6 +74,7 @@ class Server {
 
     std::string dir_;
     std::string log_path_;
+    std::string log_file_;  // the server's own --log-file, if it was given one
     pid_t launched_ = -1;
     pid_t pid_ = -1;
     pid_t session_ = 0;

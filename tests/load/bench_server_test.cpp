@@ -1,0 +1,54 @@
+/// \file
+/// \brief The bench reads the kit's readiness line exactly, and nothing else as one.
+#include <gtest/gtest.h>
+
+#include "bench_server.hpp"
+#include "bench_table.hpp"
+
+namespace forklab::load {
+namespace {
+
+TEST(BenchServer, ParsesTheReadinessLine) {
+    Endpoint at;
+    pid_t pid = 0;
+    ASSERT_TRUE(parse_readiness("forklab: listening on 127.0.0.1:41234 pid 12345\n", at, pid));
+    EXPECT_EQ(at.host, "127.0.0.1");
+    EXPECT_EQ(at.port, 41234);
+    EXPECT_EQ(pid, 12345);
+    ASSERT_TRUE(parse_readiness("forklab: listening on [::1]:8080 pid 7", at, pid));
+    EXPECT_EQ(at.host, "::1");
+}
+
+TEST(BenchServer, RejectsAnythingElse) {
+    Endpoint at;
+    pid_t pid = 0;
+    for (const char* bad :
+         {"", "listening on 127.0.0.1:1 pid 2", "forklab: listening on 127.0.0.1:0 pid 2",
+          "forklab: listening on 127.0.0.1:80 pid x",
+          "forklab: listening on 127.0.0.1:80 pid 12 extra",
+          "forklab: listening on localhost:80 pid 12"}) {
+        EXPECT_FALSE(parse_readiness(bad, at, pid)) << bad;
+    }
+}
+
+TEST(BenchTable, ShowsEachRowAsAShareOfTheCeiling) {
+    std::vector<Workload> workloads = {{"tiny", "/", false}, {"keep", "/", true}};
+    Cell ceiling{Cell::Status::measured, 20000, 30.0, 1.5, 0, "", 2};
+    Cell half{Cell::Status::measured, 10000, 200.0, 4.0, 3, "reset 3", 7};
+    Cell none;
+    none.status = Cell::Status::no_keep_alive;
+    std::vector<Row> rows = {{"ceiling", "", {ceiling, ceiling}, 2, 900, 800},
+                             {"ch01_fork_server", "", {half, none}, 1, 1200, -1}};
+    std::string md = render_tables(workloads, rows);
+    EXPECT_NE(md.find("| ceiling | 20,000 | 100% | 30.0 | 1.50 | 0 | 2 |"), std::string::npos)
+        << md;
+    EXPECT_NE(md.find("| ch01_fork_server | 10,000 | 50% | 200.0 | 4.00 | 3 (reset 3) | 7 |"),
+              std::string::npos)
+        << md;
+    EXPECT_NE(md.find("| ch01_fork_server | n/a |"), std::string::npos) << md;
+    EXPECT_NE(md.find("| ch01_fork_server | 1 | 1200 | - |"), std::string::npos) << md;
+    EXPECT_EQ(with_thousands(1234567.4), "1,234,567");
+}
+
+}  // namespace
+}  // namespace forklab::load

@@ -1,0 +1,122 @@
+/// \file
+/// \brief Rendering the bench's tables.
+#include "bench_table.hpp"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+namespace forklab::load {
+
+namespace {
+
+std::string fixed(double v, int digits) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+std::string or_dash(bool known, const std::string& text) {
+    return known ? text : "-";
+}
+
+}  // namespace
+
+std::string with_thousands(double value) {
+    std::string digits = std::to_string(static_cast<long long>(value + 0.5));
+    std::string out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0) {
+            out += ',';
+        }
+        out += digits[i];
+    }
+    return out;
+}
+
+std::string render_tables(const std::vector<Workload>& workloads, const std::vector<Row>& rows) {
+    std::ostringstream md;
+    for (std::size_t w = 0; w < workloads.size(); ++w) {
+        double ceiling = 0;
+        for (const Row& r : rows) {
+            if (r.name == "ceiling" && r.cells[w].status == Cell::Status::measured) {
+                ceiling = r.cells[w].rps;
+                break;
+            }
+        }
+        md << "### " << workloads[w].title << "\n\n"
+           << "| design | requests/s | % of ceiling | CPU us/request | p99 ms | errors | "
+              "processes |\n"
+           << "|---|---:|---:|---:|---:|---|---:|\n";
+        for (const Row& r : rows) {
+            const Cell& c = r.cells[w];
+            md << "| " << r.name << " | ";
+            if (c.status == Cell::Status::no_keep_alive) {
+                md << "n/a | | | | | |\n";
+                continue;
+            }
+            if (c.status == Cell::Status::not_run) {
+                md << "not run | | | | | |\n";
+                continue;
+            }
+            md << with_thousands(c.rps) << " | "
+               << or_dash(ceiling > 0, fixed(100.0 * c.rps / ceiling, 0) + "%") << " | "
+               << or_dash(c.cpu_us >= 0, fixed(c.cpu_us, 1)) << " | " << fixed(c.p99_ms, 2) << " | "
+               << c.errors << (c.error_kinds.empty() ? "" : " (" + c.error_kinds + ")") << " | "
+               << or_dash(c.processes > 0, std::to_string(c.processes)) << " |\n";
+        }
+        md << "\n";
+    }
+    md << "### Memory at rest, after the load\n\n"
+       << "| design | processes | PSS of the master (KiB) | PSS per worker (KiB) |\n"
+       << "|---|---:|---:|---:|\n";
+    for (const Row& r : rows) {
+        md << "| " << r.name << " | "
+           << or_dash(r.rest_processes > 0, std::to_string(r.rest_processes)) << " | "
+           << or_dash(r.master_pss_kib >= 0, std::to_string(r.master_pss_kib)) << " | "
+           << or_dash(r.worker_pss_kib >= 0, std::to_string(r.worker_pss_kib)) << " |\n";
+    }
+    bool problems = false;
+    for (const Row& r : rows) {
+        if (!r.problem.empty()) {
+            md << (problems ? "" : "\nProblems:\n\n") << "- " << r.name << ": " << r.problem
+               << "\n";
+            problems = true;
+        }
+    }
+    md << "\n`n/a`: the design answers `Connection: close`, so it has no keep-alive row. "
+          "CPU per request: user + sys time of the master, its live workers and its reaped "
+          "children over the measured load, divided by the requests served. Processes: the most "
+          "seen during the load (master and children). PSS: proportional set size, each shared "
+          "page divided among the processes sharing it; `-` for a design with no child at rest "
+          "(its children live only for a request) and for servers the bench did not start.\n";
+    return md.str();
+}
+
+std::string machine_description() {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string model = "unknown CPU";
+    for (std::string line; std::getline(cpuinfo, line);) {
+        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+            model = line.substr(line.find(':') + 2);
+            break;
+        }
+    }
+    utsname u{};
+    std::string kernel = ::uname(&u) == 0 ? std::string("Linux ") + u.release : "Linux";
+    char date[32] = "unknown date";
+    std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    if (::gmtime_r(&now, &utc) != nullptr) {
+        std::strftime(date, sizeof date, "%Y-%m-%d", &utc);
+    }
+    long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return model + ", " + std::to_string(cores) + (cores == 1 ? " core, " : " cores, ") + kernel +
+           ", " + date;
+}
+
+}  // namespace forklab::load

@@ -1,0 +1,56 @@
+/// \file
+/// \brief The bench's results and the Markdown tables made of them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace forklab::load {
+
+/// One load the bench puts on every server.
+struct Workload {
+    std::string title;  ///< The heading of its table.
+    std::string path;   ///< What loadgen GETs.
+    bool keep_alive;    ///< Reuse connections (only servers that keep them open get this load).
+};
+
+/// One server under one workload.
+struct Cell {
+    /// Whether and why the cell has figures.
+    enum class Status {
+        not_run,        ///< The server did not start, or the run was stopped first.
+        no_keep_alive,  ///< A keep-alive load, and the server answers `Connection: close`.
+        measured,       ///< The figures below are valid.
+    };
+    Status status = Status::not_run;  ///< Whether the figures are valid.
+    double rps = 0;                   ///< Successful requests per second.
+    double cpu_us = -1;               ///< Server CPU per request, microseconds; < 0: unknown.
+    double p99_ms = 0;                ///< 99th percentile latency of successful requests.
+    long errors = 0;                  ///< Failed requests.
+    std::string error_kinds;          ///< "reset 2, short 1"; empty without errors.
+    int processes = 0;                ///< Most processes seen during the load; 0: unknown.
+};
+
+/// One server: a row in each table.
+struct Row {
+    std::string name;          ///< ceiling, ch01_fork_server ... or an external NAME.
+    std::string problem;       ///< Why the row is incomplete or failed; "" when all went well.
+    std::vector<Cell> cells;   ///< One per workload, in the order of the workloads.
+    int rest_processes = 0;    ///< Processes at rest after the load; 0: unknown.
+    long master_pss_kib = -1;  ///< PSS of the master at rest; < 0: unknown.
+    long worker_pss_kib = -1;  ///< Mean PSS of its live children at rest; < 0: none or unknown.
+};
+
+/// The tables, in Markdown: one per workload (requests/s, % of the ceiling's row, CPU per
+/// request, p99, errors, processes), then memory at rest, then notes on the columns. The first
+/// row named `ceiling` is the 100% of each workload.
+std::string render_tables(const std::vector<Workload>& workloads, const std::vector<Row>& rows);
+
+/// "AMD EPYC, 2 cores, Linux 6.1.0, 2026-11-23": the CPU model (/proc/cpuinfo), the cores online,
+/// the kernel release (uname) and today's date (UTC).
+std::string machine_description();
+
+/// 12345.6 as "12,346".
+std::string with_thousands(double value);
+
+}  // namespace forklab::load

@@ -1,0 +1,63 @@
+/// \file
+/// \brief The bench measures a row, prints and writes its table, and leaves no process behind.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "harness/proc.hpp"
+#include "harness/server.hpp"
+
+namespace forklab::load {
+namespace {
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+TEST(Bench, MeasuresTheCeilingAndStopsIt) {
+    char dir[] = "/tmp/forklab-bench-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    std::string page = std::string(dir) + "/bench.md";
+    // The harness made this process a subreaper: a server the bench failed to stop would become
+    // our child when the bench exits.
+    test::RunResult r = test::run(
+        FORKLAB_BENCH,
+        {"--only", "ceiling", "--duration", "0.3", "--concurrency", "4", "--output", page},
+        std::chrono::seconds(30));
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("| ceiling | "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("| 100% |"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(" cores, Linux "), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("[bench] ceiling: GET /, one request per connection"), std::string::npos)
+        << r.err;
+    EXPECT_TRUE(test::children_of(::getpid()).empty()) << "a server outlived the bench";
+    std::string written = slurp(page);
+    EXPECT_EQ(written.rfind("# Bench results {#bench_results}\n", 0), 0u) << written;
+    EXPECT_NE(written.find(r.out), std::string::npos) << "the page holds the printed tables";
+    ::unlink(page.c_str());
+    ::rmdir(dir);
+}
+
+TEST(Bench, RejectsAnUnknownRowWithExitCode2) {
+    test::RunResult r = test::run(FORKLAB_BENCH, {"--only", "no_such_design"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("no_such_design"), std::string::npos) << r.err;
+}
+
+TEST(Bench, CountsAnExternalTargetThatRefusesAsAFailedRow) {
+    test::RunResult r = test::run(
+        FORKLAB_BENCH, {"--only", "gone", "--target", "gone=127.0.0.1:1", "--duration", "0.2"},
+        std::chrono::seconds(30));
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("| gone | 0 | "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("refused"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace forklab::load
