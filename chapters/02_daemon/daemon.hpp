@@ -1,5 +1,6 @@
 /// \file
-/// \brief Chapter 02's seam: detaching from the terminal, and a pid file held under a lock.
+/// \brief Chapter 02's seam: detaching from the terminal with a readiness pipe to the launcher,
+/// and a pid file held under a lock.
 #pragma once
 
 #include <sys/types.h>
@@ -12,18 +13,23 @@
 
 namespace forklab::ch02 {
 
-/// The daemon's end of the readiness pipe: how it tells the launcher how start-up ended.
+/// How the daemon tells the launcher how its start-up ended.
 ///
-/// The launcher (the process the user started) waits on the other end and exits only when one
-/// of these is sent, or with an error when the pipe closes without a word (the daemon died).
+/// The launcher (the process the user started) waits on the other end of a pipe and exits only
+/// when ready() or fail() has been called, or with an error when the pipe closes without a word
+/// (the daemon died during start-up).
 class Readiness {
   public:
-    /// A daemon in the foreground has no launcher: ready() prints, fail() writes to stderr.
+    /// A server in the foreground has no launcher: ready() prints the line on stdout, fail()
+    /// writes the message on stderr, and stdio stays where it is.
     Readiness() = default;
-    /// Takes ownership of the write end of the pipe.
+    /// Takes ownership of the write end of the readiness pipe (a detached daemon).
     explicit Readiness(Fd pipe) : pipe_(std::move(pipe)) {}
 
-    /// Start-up succeeded: the launcher prints \p line on its stdout and exits 0.
+    /// Start-up is over and the server is listening. A detached daemon first points stdin, stdout
+    /// and stderr at /dev/null (every error up to now could still reach the terminal), then sends
+    /// \p line: the launcher prints it on its stdout and exits 0. Throws std::system_error if
+    /// /dev/null cannot be opened; the readiness is then still pending.
     void ready(const std::string& line);
     /// Start-up failed: the launcher prints \p message on its stderr and exits 1.
     void fail(const std::string& message);
@@ -34,23 +40,22 @@ class Readiness {
     Fd pipe_;
 };
 
-/// Detaches the calling process from its terminal: fork, setsid, fork; chdir("/"); umask(027);
-/// every descriptor above 2 closed except those in \p keep.
+/// Detaches the calling process from its terminal and session: fork, setsid, fork; signal mask
+/// emptied and inherited SIG_IGN dispositions reset; chdir("/"); umask(027); every descriptor
+/// above 2 closed except those in \p keep.
 ///
-/// Never returns in the launcher: it waits on the readiness pipe and exits (0 after ready(),
-/// 1 after fail() or if the daemon dies first). Returns in the daemon, which is not a session
-/// leader and so can never acquire a controlling terminal. stdin, stdout and stderr are left
-/// alone, so start-up errors still reach the terminal; call detach_stdio() once start-up is done.
-/// Throws std::system_error if a call fails before the launcher's fork.
+/// Never returns in the launcher: it waits on the readiness pipe and exits 0 after ready(), 1
+/// after fail() or if the daemon dies first, after reaping the intermediate process. Returns in
+/// the daemon, which is in a new session but not its leader, so it can never acquire a
+/// controlling terminal. stdin, stdout and stderr are left alone, so start-up errors can still
+/// reach the terminal; Readiness::ready() lets go of them. Throws std::system_error if the pipe
+/// or the first fork fails (in the original process, which then stays attached).
 Readiness detach(std::initializer_list<int> keep);
-
-/// Points stdin, stdout and stderr at /dev/null. Throws std::system_error on failure.
-void detach_stdio();
 
 /// Thrown by PidFile::acquire() when another process holds the lock.
 class AlreadyRunning : public std::runtime_error {
   public:
-    /// \p pid is what the file says (may be 0 if it could not be read).
+    /// \p pid is what the file says (0 if it could not be read).
     explicit AlreadyRunning(pid_t pid)
         : std::runtime_error("already running, pid " + std::to_string(pid)), pid_(pid) {}
     /// The running daemon's pid, as its pid file says.
@@ -62,18 +67,24 @@ class AlreadyRunning : public std::runtime_error {
 
 /// A pid file that is locked (flock) for as long as this object lives.
 ///
-/// A locked file means a daemon is running; an unlocked one is stale, whatever it contains.
+/// A locked file means a daemon is running; an unlocked one is stale, whatever it contains. The
+/// lock belongs to the open file description: processes forked later share it, and it is released
+/// when the last descriptor for it closes, however its holders end.
 class PidFile {
   public:
-    /// Opens \p path without following a symlink (mode 0644), takes the lock without waiting and
-    /// writes this process's pid. Throws AlreadyRunning if another process holds the lock, or
-    /// std::system_error naming the call and path.
+    /// Opens \p path without following a symlink, takes the lock without waiting, and writes this
+    /// process's pid in it (mode 0644 whatever the umask). Throws AlreadyRunning if another open
+    /// file description holds the lock, or std::system_error naming the call and the path.
     static PidFile acquire(const std::string& path);
 
+    /// No pid file.
     PidFile() = default;
-    PidFile(PidFile&&) noexcept = default;
-    /// Removes the file (or empties it when removal is not allowed), then releases the lock.
+    /// Takes over \p other's file and lock; \p other is left empty.
+    PidFile(PidFile&& other) noexcept = default;
+    /// Releases this object's file (see ~PidFile()), then takes over \p other's.
     PidFile& operator=(PidFile&& other) noexcept;
+    /// Removes the file (or empties it when its directory does not allow that), then closes it,
+    /// which releases the lock once no forked child holds the description any more.
     ~PidFile();
 
     /// The path, or "" for no pid file.

@@ -1,13 +1,12 @@
 /// \file
 /// \brief Chapter 02: chapter 01's server, run as a well-behaved daemon.
 ///
-/// The order of start-up is the lesson: parse, open the log, bind, detach, lock the pid file,
+/// The order of start-up is the lesson: parse, open the log, detach, lock the pid file, bind,
 /// drop privileges, and only then let go of the terminal and tell the launcher we are ready.
 /// Every error before that point reaches the user's terminal and the launcher's exit code.
 #include <unistd.h>
 
 #include <csignal>
-#include <iostream>
 #include <sstream>
 
 #include "daemon.hpp"
@@ -42,30 +41,27 @@ int main(int argc, char** argv) {
     if (auto code = cli.parse(argc, argv)) {
         return *code;
     }
-    forklab::ch02::Readiness readiness;
+    forklab::ch02::Readiness readiness;  // in the foreground: print, keep stdio
     try {
         //! [startup]
-        forklab::ignore_sigpipe();
-        forklab::log::init("daemon", o.server.log_file);             // 1. log: errors visible
-        forklab::Fd listener = forklab::listen_on(o.server.listen);  // 2. bind, maybe as root
-        forklab::Endpoint bound = forklab::local_endpoint(listener.get());
+        forklab::log::init("daemon", o.server.log_file);  // 1. the log: its errors on the tty
         if (!o.foreground) {
-            readiness = forklab::ch02::detach({listener.get(), forklab::log::fd()});  // 3.
+            readiness = forklab::ch02::detach({forklab::log::fd()});  // 2. fork, setsid, fork
         }
-        forklab::ch02::PidFile pid_file;  // 4. lock the pid file in the final process
+        forklab::ignore_sigpipe();        // after detach(), which resets what the caller ignored
+        forklab::ch02::PidFile pid_file;  // 3. the daemon's own pid, under the daemon's own lock
         if (!o.pid_file.empty()) {
             pid_file = forklab::ch02::PidFile::acquire(o.pid_file);
         }
+        forklab::Fd listener = forklab::listen_on(o.server.listen);  // 4. bind, maybe as root
+        forklab::Endpoint bound = forklab::local_endpoint(listener.get());
         if (!o.user.empty()) {
             forklab::ch02::drop_privileges(o.user);  // 5. nothing after this needs root
         }
-        forklab::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
+        forklab::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGUSR1};  // 6.
         std::ostringstream line;
         line << "forklab: listening on " << bound.to_string() << " pid " << ::getpid();
-        if (!o.foreground) {
-            forklab::ch02::detach_stdio();  // 6. let go of the terminal ...
-        }
-        readiness.ready(line.str());  // 7. ... and only now tell the launcher
+        readiness.ready(line.str());  // 7. stdio to /dev/null, and only now tell the launcher
         forklab::log::line("ready: ", line.str());
         //! [startup]
         forklab::ForkServerConfig config;
@@ -76,12 +72,10 @@ int main(int argc, char** argv) {
         config.limits.read_timeout_ms = o.server.read_timeout_ms;
         return forklab::run_fork_server(std::move(listener), signals, config);
     } catch (const std::exception& e) {
-        if (readiness.pending()) {
-            readiness.fail(std::string("ch02_daemon: ") + e.what());
-        } else {
-            std::cerr << "ch02_daemon: " << e.what() << std::endl;
-            forklab::log::line("fatal: ", e.what());
+        if (forklab::log::fd() != STDERR_FILENO) {
+            forklab::log::line("fatal: ", e.what());  // a log file keeps it for later
         }
+        readiness.fail(std::string("ch02_daemon: ") + e.what());  // the launcher's stderr
         return 1;
     }
 }

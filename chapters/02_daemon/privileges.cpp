@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -24,8 +25,10 @@ void drop_privileges(const std::string& name) {
     passwd* user = nullptr;
     int err = ::getpwnam_r(name.c_str(), &entry, buf.data(), buf.size(), &user);
     if (user == nullptr) {
+        // getpwnam(3): "not found" may come as 0 or as one of these, depending on the source.
+        bool not_found = err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM;
         throw std::runtime_error("--user " + name + ": " +
-                                 (err != 0 ? std::strerror(err) : "no such user"));
+                                 (not_found ? "no such user" : std::strerror(err)));
     }
     // The order matters: once the uid is not 0, the groups can no longer be changed.
     if (::setgroups(0, nullptr) == -1) {
@@ -37,10 +40,19 @@ void drop_privileges(const std::string& name) {
     if (::setuid(user->pw_uid) == -1) {
         throw_errno("setuid " + std::to_string(user->pw_uid));
     }
-    // Trust, but verify: every id changed, and root is out of reach.
-    if (::getuid() != user->pw_uid || ::geteuid() != user->pw_uid || ::getgid() != user->pw_gid ||
-        ::getegid() != user->pw_gid) {
-        throw std::runtime_error("--user " + name + ": ids did not change");
+    // Trust, but verify: real, effective and saved ids all changed, no group is left, and root
+    // is out of reach.
+    uid_t ruid = 0;
+    uid_t euid = 0;
+    uid_t suid = 0;
+    gid_t rgid = 0;
+    gid_t egid = 0;
+    gid_t sgid = 0;
+    if (::getresuid(&ruid, &euid, &suid) == -1 || ::getresgid(&rgid, &egid, &sgid) == -1 ||
+        ruid != user->pw_uid || euid != user->pw_uid || suid != user->pw_uid ||
+        rgid != user->pw_gid || egid != user->pw_gid || sgid != user->pw_gid ||
+        ::getgroups(0, nullptr) != 0) {
+        throw std::runtime_error("--user " + name + ": the ids did not all change");
     }
     if (user->pw_uid != 0 && (::setuid(0) != -1 || ::seteuid(0) != -1)) {
         throw std::runtime_error("--user " + name + ": root could be regained");
