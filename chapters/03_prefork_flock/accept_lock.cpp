@@ -64,7 +64,9 @@ AcceptLock AcceptLock::create(LockKind kind, const std::string& path) {
         Fd file(::open(lock.path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!file) {
             int err = errno;
-            lock.remove();
+            if (!lock.private_dir_.empty()) {
+                lock.remove();  // what we made; a path given to us is not ours to unlink
+            }
             throw_errno("open lock file " + lock.path_, err);
         }
         // The master keeps no descriptor: each worker opens its own (open_in_worker).
@@ -157,7 +159,10 @@ bool AcceptLock::acquire() {
                 ::pthread_mutex_consistent(mutex_);  // the holder died: the lock is ours now
                 return true;
             }
-            return r == 0;
+            if (r == 0 || r == ETIMEDOUT) {
+                return r == 0;
+            }
+            throw_errno("pthread_mutex_timedlock", r);  // never a silent spin
         }
     }
     if (errno == EINTR) {

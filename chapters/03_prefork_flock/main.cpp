@@ -13,6 +13,22 @@
 #include "forklab/signals.hpp"
 #include "pool.hpp"
 
+namespace {
+
+/// Removes the lock file (and its private directory) however the master leaves main.
+class RemoveAtExit {
+  public:
+    explicit RemoveAtExit(forklab::ch03::AcceptLock& lock) : lock_(lock) {}
+    ~RemoveAtExit() { lock_.remove(); }
+    RemoveAtExit(const RemoveAtExit&) = delete;
+    RemoveAtExit& operator=(const RemoveAtExit&) = delete;
+
+  private:
+    forklab::ch03::AcceptLock& lock_;
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
     forklab::ServerOptions options;
     forklab::ch03::PoolConfig config;
@@ -35,6 +51,8 @@ int main(int argc, char** argv) {
                lock_file);
     cli.option("max-requests", "a worker serves N connections (less a jitter) then is replaced",
                config.max_requests, 0, 1000000000);
+    cli.flag("drill-crash-at-start", "drill: every worker aborts before its accept loop",
+             config.crash_at_start);
     if (auto code = cli.parse(argc, argv)) {
         return *code;
     }
@@ -48,13 +66,18 @@ int main(int argc, char** argv) {
         forklab::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1};
         forklab::Fd listener = forklab::listen_on(options.listen, {.nonblock = true});
         auto lock = forklab::ch03::AcceptLock::create(lock_kind, lock_file);
+        RemoveAtExit remove_lock(lock);
         // Twice the pool: during a HUP an old worker finishes while its replacement already works.
         forklab::Scoreboard board(static_cast<std::size_t>(config.workers) * 2);
         std::cout << "forklab: listening on " << forklab::local_endpoint(listener.get()).to_string()
                   << " pid " << ::getpid() << std::endl;
-        //! [setup]
         int code = forklab::ch03::run_pool(listener.get(), lock, board, signals, config);
-        lock.remove();
+        //! [setup]
+        // Leaving: the handlers go back to their defaults as SignalEvents is destroyed, and a late
+        // QUIT must not then dump core. Nothing is left to do with a signal anyway.
+        sigset_t all;
+        sigfillset(&all);
+        ::sigprocmask(SIG_BLOCK, &all, nullptr);
         return code;
     } catch (const std::exception& e) {
         std::cerr << "ch03_prefork_flock: " << e.what() << "\n";

@@ -1,21 +1,23 @@
 /// \file
-/// \brief The master's loop: signals and child exits in, spawns and stop signals out.
+/// \brief The master's loop: signals and child exits in, spawns and stop requests out.
 #include "pool.hpp"
 
 #include <poll.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <deque>
+#include <cstring>
 #include <string>
 
+#include "forklab/held_signals.hpp"
 #include "forklab/log.hpp"
 #include "forklab/process.hpp"
 #include "forklab/reap.hpp"
+#include "forklab/rolling_restart.hpp"
 #include "forklab/start_failures.hpp"
+#include "forklab/worker_table.hpp"
 #include "worker.hpp"
 
 namespace forklab::ch03 {
@@ -38,145 +40,210 @@ class Pool {
 
   private:
     enum class Mode { running, graceful, fast };
-    void spawn_worker();
+    bool spawn_worker();
+    void keep_size();
     void on_signal(int sig);
     void on_exit(const ChildExit& end);
+    void after_start_failure(pid_t pid);
     void stop(Mode how);
+    void give_up(const std::string& why);
+    void hup();
     void replace_next();
-    void signal_workers(int sig);
-    [[nodiscard]] long live() const { return static_cast<long>(board_.in_use()); }
-    [[nodiscard]] int poll_timeout() const;
+    [[nodiscard]] SlotState state_of(const Worker& w) const {
+        return static_cast<SlotState>(board_.slot(w.slot).state.load());
+    }
+    [[nodiscard]] bool probing() const;
+    [[nodiscard]] bool started_since_failure() const;
+    [[nodiscard]] Clock::time_point next_wakeup(Clock::time_point stops) const;
 
     int listener_;
     AcceptLock& lock_;
     Scoreboard& board_;
     const PoolConfig& config_;
     std::string design_;
+    WorkerTable workers_;
+    RollingRestart rolling_;
+    StartFailures start_failures_;
     Mode mode_ = Mode::running;
     unsigned generation_ = 0;
-    StartFailures start_failures_;
     int exit_code_ = 0;
-    std::deque<pid_t> to_replace_;  // HUP: old workers still to be replaced, one at a time
-    pid_t replacing_ = 0;           // the old worker being replaced now
-    Clock::time_point respawn_at_{};
-    Clock::time_point deadline_{};
-    Clock::time_point resend_at_{};
+    Clock::time_point spawn_after_{};  // start-up back-off
+    Clock::time_point failed_at_{};    // the last start-up failure
 };
 
-void Pool::spawn_worker() {
+bool Pool::spawn_worker() {
     std::size_t slot = board_.find_free();
     if (slot == board_.size()) {
-        return;
+        log::line("no free scoreboard slot: spawn delayed");
+        spawn_after_ = Clock::now() + milliseconds(100);
+        return false;
     }
-    WorkerContext context{listener_,      lock_,          board_,
-                          slot,           ::getpid(),     config_.max_requests,
-                          config_.drills, config_.limits, design_.c_str()};
+    // The master fills the slot before the fork; from then on only the worker writes to it.
+    Slot& s = board_.slot(slot);
+    s.state = static_cast<int>(SlotState::starting);
+    s.requests = 0;
+    s.started_ms = Scoreboard::now_ms();
+    s.generation = generation_;
+    WorkerContext context{listener_,      lock_,
+                          board_,         slot,
+                          ::getpid(),     config_.max_requests,
+                          config_.drills, config_.crash_at_start,
+                          config_.limits, design_.c_str()};
     try {
-        pid_t pid = spawn([&] { return run_worker(context); }, {SIGINT});
-        Slot& s = board_.slot(slot);
-        s.generation = generation_;
-        s.requests = 0;
-        s.started_ms = Scoreboard::now_ms();
+        // The worker starts with QUIT, HUP and USR1 held until its own handlers are in place (it
+        // releases them); SIGINT is ignored: a Ctrl-C is the master's to handle.
+        pid_t pid = [&] {
+            HeldSignals held{SIGQUIT, SIGHUP, SIGUSR1};
+            return spawn([&] { return run_worker(context); }, {SIGINT});
+        }();
         s.pid = pid;
-        log::line("spawned worker ", pid, " (slot ", slot, ")");
+        workers_.add(pid, slot, generation_);
+        log::line("spawned worker ", pid, " (slot ", slot, ", generation ", generation_, ")");
+        return true;
     } catch (const std::system_error& e) {
-        log::line(e.what(), ": will retry");
-        respawn_at_ = Clock::now() + milliseconds(100);
+        s.state = static_cast<int>(SlotState::free);
+        log::line(e.what(), ": will retry in 100 ms");
+        spawn_after_ = Clock::now() + milliseconds(100);
+        return false;
     }
 }
 
-void Pool::signal_workers(int sig) {
-    for (std::size_t i = 0; i < board_.size(); ++i) {
-        if (pid_t pid = board_.slot(i).pid; pid != 0) {
-            ::kill(pid, sig);
+/// True while a worker has not yet reached its accept loop.
+bool Pool::probing() const {
+    return std::any_of(workers_.all().begin(), workers_.all().end(),
+                       [this](const auto& e) { return state_of(e.second) == SlotState::starting; });
+}
+
+/// True when a worker forked after the last start-up failure has reached its accept loop: the
+/// crash loop is over.
+bool Pool::started_since_failure() const {
+    return std::any_of(workers_.all().begin(), workers_.all().end(), [this](const auto& e) {
+        return e.second.spawned > failed_at_ && state_of(e.second) != SlotState::starting;
+    });
+}
+
+//! [keep_size]
+void Pool::keep_size() {
+    if (start_failures_.count() > 0 && started_since_failure()) {
+        log::line("workers start again after ", start_failures_.count(), " failures");
+        start_failures_.started();
+    }
+    while (static_cast<long>(workers_.serving()) < config_.workers &&
+           Clock::now() >= spawn_after_) {
+        if (start_failures_.count() > 0 && probing()) {
+            break;  // in a crash loop: one probe at a time, never a burst
+        }
+        if (!spawn_worker()) {
+            break;
         }
     }
 }
+//! [keep_size]
 
 //! [on_exit]
 void Pool::on_exit(const ChildExit& end) {
-    std::size_t i = board_.find(end.pid);
-    if (i == board_.size()) {
+    std::optional<Worker> w = workers_.remove(end.pid);
+    if (!w) {
         return;
     }
-    Slot& s = board_.slot(i);
+    Slot& s = board_.slot(w->slot);
+    bool started = state_of(*w) != SlotState::starting;
     unsigned long served = s.requests;
-    bool never_started = static_cast<SlotState>(s.state.load()) == SlotState::starting;
-    bool replaced = end.pid == replacing_;
     s.state = static_cast<int>(SlotState::free);
     s.pid = 0;
-    std::string why = replaced                 ? "replaced (HUP)"
-                      : mode_ != Mode::running ? "stopped"
-                      : end.clean()
-                          ? "retired after " + std::to_string(served) + " requests (max-requests)"
-                          : "died";
-    if (mode_ == Mode::fast && end.signaled() && end.signal() == SIGTERM) {
-        log::line("worker ", end.pid, " stopped by the fast stop");  // our own SIGTERM: no crash
-    } else {
-        log::line("worker ", end.pid, " ", end.describe(), ": ", why);
-    }
+    bool replaced = rolling_.ended(end.pid);
+    bool fatal_setup = end.exited() && end.exit_code() == exit_fatal_setup;
+    // Our own stop signals are no crash; anything else that kills a worker is reported as such.
+    bool ended_as_asked =
+        w->stopping() && (end.clean() || (end.signaled() && end.signal() == w->stop_signal));
+    std::string how =
+        w->killed        ? "was SIGKILLed after its stop deadline"
+        : ended_as_asked ? std::string("left as asked (") + ::sigabbrev_np(w->stop_signal) + ")"
+        : fatal_setup    ? "could not set up (exit code " + std::to_string(exit_fatal_setup) + ")"
+        : end.clean()    ? "retired (max-requests)"
+                         : end.describe() + ": died";
+    log::line("worker ", end.pid, " ", how, " after ", served, " requests");
     if (mode_ != Mode::running) {
         return;
     }
+    if (fatal_setup) {
+        give_up("a worker could not set up, and respawning cannot fix that");
+        return;
+    }
+    if (!started && !w->stopping()) {
+        after_start_failure(end.pid);
+    }
     if (replaced) {
-        replacing_ = 0;
         replace_next();
-        return;
-    }
-    // A worker that dies before it could wait for a connection, again and again, is a start-up
-    // failure: back off instead of forking in a loop, and give up after a few (pitfall 13).
-    if (!end.clean() && never_started) {
-        std::optional<long> delay = start_failures_.failed();
-        if (!delay) {
-            log::line("workers failed ", start_failures_.count(),
-                      " times in a row before serving anything: giving up");
-            exit_code_ = 1;
-            stop(Mode::fast);
-            return;
-        }
-        log::line("start-up failure ", start_failures_.count(), " of ", start_failures_.limit(),
-                  ": next worker in ", *delay, " ms");
-        respawn_at_ = Clock::now() + milliseconds(*delay);
-        return;
-    }
-    if (!never_started) {
-        start_failures_.started();
-    }
-    if (live() < config_.workers) {
-        spawn_worker();
     }
 }
 //! [on_exit]
 
-void Pool::replace_next() {
-    while (!to_replace_.empty()) {
-        pid_t old = to_replace_.front();
-        to_replace_.pop_front();
-        if (board_.find(old) == board_.size()) {
-            continue;  // already gone
-        }
-        spawn_worker();  // the new one first: the pool never drops below N accepting workers
-        replacing_ = old;
-        ::kill(old, SIGQUIT);
+/// A worker died before its accept loop (pitfall 13): back off, and give up after a few.
+void Pool::after_start_failure(pid_t pid) {
+    failed_at_ = Clock::now();
+    std::optional<long> delay = start_failures_.failed();
+    if (!delay) {
+        give_up("workers died " + std::to_string(start_failures_.count()) +
+                " times in a row before their accept loop");
         return;
     }
-    log::line("all workers replaced (generation ", generation_, ")");
+    log::line("worker ", pid, " died at start (", start_failures_.count(), " of ",
+              start_failures_.limit(), " in a row): next worker in ", *delay, " ms");
+    spawn_after_ = Clock::now() + milliseconds(*delay);
 }
 
+void Pool::give_up(const std::string& why) {
+    log::line("giving up: ", why);
+    exit_code_ = 1;
+    stop(Mode::fast);
+}
+
+//! [stop]
 void Pool::stop(Mode how) {
     if (mode_ == how || mode_ == Mode::fast) {
         return;
     }
     mode_ = how;
-    to_replace_.clear();
-    int sig = how == Mode::fast ? SIGTERM : SIGQUIT;
-    long wait_ms = how == Mode::fast ? std::min(config_.graceful_timeout_ms, 2000L)
-                                     : config_.graceful_timeout_ms;
-    deadline_ = Clock::now() + milliseconds(wait_ms);
-    resend_at_ = Clock::now() + milliseconds(100);
-    log::line(how == Mode::fast ? "fast stop" : "graceful stop", ": ", live(), " workers");
-    signal_workers(sig);
+    rolling_.cancel();
+    log::line(how == Mode::fast ? "fast stop" : "graceful stop", ": ", workers_.size(), " workers");
+    if (how == Mode::fast) {
+        workers_.stop_all(SIGTERM, milliseconds(std::min(config_.graceful_timeout_ms, 2000L)));
+    } else {
+        workers_.stop_all(SIGQUIT, milliseconds(config_.graceful_timeout_ms));
+    }
 }
+//! [stop]
+
+//! [hup]
+void Pool::hup() {
+    ++generation_;
+    std::vector<pid_t> old;
+    for (const auto& [pid, w] : workers_.all()) {
+        if (!w.stopping()) {
+            old.push_back(pid);
+        }
+    }
+    log::line("HUP: replacing ", old.size(), " workers one by one (generation ", generation_, ")");
+    rolling_.begin(old);
+    replace_next();
+}
+
+void Pool::replace_next() {
+    std::optional<pid_t> old = rolling_.next([this](pid_t pid) {
+        const Worker* w = workers_.find(pid);
+        return w != nullptr && !w->stopping();
+    });
+    if (!old) {
+        if (!rolling_.active()) {
+            log::line("every worker replaced (generation ", generation_, ")");
+        }
+        return;
+    }
+    spawn_worker();  // the new one first: never fewer than N workers taking connections
+    workers_.stop(*old, SIGHUP, milliseconds(config_.graceful_timeout_ms));
+}
+//! [hup]
 
 void Pool::on_signal(int sig) {
     switch (sig) {
@@ -194,67 +261,46 @@ void Pool::on_signal(int sig) {
             break;
         case SIGHUP:
             if (mode_ == Mode::running) {
-                ++generation_;
-                log::line("HUP: replacing ", live(), " workers one by one");
-                to_replace_.clear();
-                for (std::size_t i = 0; i < board_.size(); ++i) {
-                    Slot& s = board_.slot(i);
-                    if (s.pid != 0 && s.generation != generation_ && s.pid != replacing_) {
-                        to_replace_.push_back(s.pid);
-                    }
-                }
-                if (replacing_ == 0) {
-                    replace_next();
-                }
+                hup();
             }
             break;
         case SIGUSR1:
             log::reopen();
-            signal_workers(SIGUSR1);
+            workers_.signal_all(SIGUSR1);
             break;
         default:
             break;
     }
 }
 
-int Pool::poll_timeout() const {
-    auto now = Clock::now();
-    auto until = [&](Clock::time_point t) {
-        return static_cast<int>(
-            std::max<long>(0, std::chrono::duration_cast<milliseconds>(t - now).count() + 1));
-    };
-    if (mode_ != Mode::running) {
-        return std::min(until(deadline_), until(resend_at_));
+Clock::time_point Pool::next_wakeup(Clock::time_point stops) const {
+    auto next = stops;
+    if (mode_ == Mode::running && static_cast<long>(workers_.serving()) < config_.workers) {
+        // Short of workers: after the back-off, or soon if a probe is still starting.
+        next = std::min(next, start_failures_.count() > 0 && probing()
+                                  ? Clock::now() + milliseconds(20)
+                                  : spawn_after_);
     }
-    return respawn_at_ > now ? until(respawn_at_) : (live() < config_.workers ? 0 : -1);
+    return next;
 }
 
 //! [master_loop]
 int Pool::run(SignalEvents& signals) {
-    for (long i = 0; i < config_.workers; ++i) {
-        spawn_worker();
-    }
     for (;;) {
-        auto now = Clock::now();
-        if (mode_ != Mode::running) {
-            if (live() == 0) {
-                break;
-            }
-            if (now >= deadline_) {
-                log::line("stop timed out: killing ", live(), " workers");
-                signal_workers(SIGKILL);
-                deadline_ = now + milliseconds(1000);
-            } else if (now >= resend_at_) {
-                // A stop signal that landed just before a worker blocked in flock() is not
-                // lost: repeat it until every worker is gone.
-                signal_workers(mode_ == Mode::fast ? SIGTERM : SIGQUIT);
-                resend_at_ = now + milliseconds(100);
-            }
-        } else if (live() < config_.workers && now >= respawn_at_) {
-            spawn_worker();  // keep exactly N (a retired or dead worker's place)
+        if (mode_ == Mode::running) {
+            keep_size();  // exactly N: a retired or dead worker's place is taken at once
+        } else if (workers_.size() == 0) {
+            break;
+        }
+        // Stop requests are repeated until each worker is gone, then SIGKILL at its deadline.
+        Clock::time_point wake = next_wakeup(workers_.enforce());
+        int timeout = -1;
+        if (wake != Clock::time_point::max()) {
+            auto ms = std::chrono::duration_cast<milliseconds>(wake - Clock::now()).count();
+            timeout = static_cast<int>(std::clamp<long>(ms + 1, 0, 60000));
         }
         pollfd p{signals.fd(), POLLIN, 0};
-        if (::poll(&p, 1, poll_timeout()) > 0) {
+        if (::poll(&p, 1, timeout) > 0) {
             for (int sig : signals.take()) {
                 on_signal(sig);
             }

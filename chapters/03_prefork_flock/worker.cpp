@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <optional>
 #include <sstream>
 
 #include "forklab/acceptor.hpp"
+#include "forklab/held_signals.hpp"
 #include "forklab/log.hpp"
 #include "forklab/process.hpp"
 #include "forklab/signals.hpp"
@@ -16,82 +19,158 @@
 
 namespace forklab::ch03 {
 
+namespace {
+
+/// A stopping worker takes at most this many queued connections before it leaves, so that
+/// clients who keep arriving cannot hold it past its deadline.
+constexpr int max_drained = 128;
+
+class WorkerLoop {
+  public:
+    WorkerLoop(const WorkerContext& c, SignalEvents& signals, Acceptor& acceptor)
+        : c_(c), slot_(c.board.slot(c.slot)), signals_(signals), acceptor_(acceptor) {}
+    int run();
+
+  private:
+    enum class Told { nothing, leave, drain_and_leave };
+    void look_at_signals();
+    AcceptResult take_one();
+    void serve(Fd conn);
+    void drain();
+    void set(SlotState s) { slot_.state = static_cast<int>(s); }
+    [[nodiscard]] std::string status(bool json) const;
+
+    const WorkerContext& c_;
+    Slot& slot_;
+    SignalEvents& signals_;
+    Acceptor& acceptor_;
+    AppContext app_{c_.drills, [this](bool json) { return status(json); }};
+    Told told_ = Told::nothing;
+};
+
+std::string WorkerLoop::status(bool json) const {
+    std::ostringstream s;
+    if (json) {
+        s << "{\"design\":\"" << c_.design << "\",\"workers\":" << c_.board.render(true) << "}\n";
+    } else {
+        s << "design: " << c_.design << "\n" << c_.board.render(false);
+    }
+    return s.str();
+}
+
+void WorkerLoop::look_at_signals() {
+    for (int sig : signals_.take()) {
+        if (sig == SIGUSR1) {
+            log::reopen();
+        } else if (sig == SIGQUIT) {
+            told_ = Told::drain_and_leave;
+        } else if (sig == SIGHUP && told_ == Told::nothing) {
+            told_ = Told::leave;
+        }
+    }
+}
+
+//! [take_one]
+/// Holding the lock: one connection, or nothing when a signal came first.
+AcceptResult WorkerLoop::take_one() {
+    // Under load a connection is already queued: no need to wait for it.
+    AcceptResult r = acceptor_.accept();
+    if (r.status != AcceptStatus::would_block) {
+        return r;
+    }
+    // Wait for a client *and* for the signal pipe: a stop must not wait for the next client.
+    pollfd fds[2] = {{acceptor_.listen_fd(), POLLIN, 0}, {signals_.fd(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) > 0 && (fds[0].revents & POLLIN) != 0) {
+        return acceptor_.accept();  // may still be would_block: another worker took it (none)
+    }
+    return r;  // a signal (or EINTR): let go of the lock and look at it
+}
+//! [take_one]
+
+void WorkerLoop::serve(Fd conn) {
+    set(SlotState::busy);
+    serve_one(std::move(conn), app_, c_.limits);
+    ++slot_.requests;
+}
+
 //! [worker_loop]
+int WorkerLoop::run() {
+    const long limit = jittered_limit(c_.max_requests);
+    for (;;) {
+        // Before blocking: a stop that arrived while we were serving is seen here. One that
+        // arrives after this line interrupts flock() with EINTR (no SA_RESTART), or, in the
+        // instant before flock() starts, is repeated by the master 100 ms later.
+        look_at_signals();
+        if (told_ != Told::nothing || (limit != 0 && static_cast<long>(slot_.requests) >= limit)) {
+            break;
+        }
+        set(SlotState::waiting);
+        if (!c_.lock.acquire()) {
+            continue;  // EINTR: a signal
+        }
+        set(SlotState::accepting);
+        AcceptResult r = take_one();
+        c_.lock.release();  // before serving: the next worker may wait in accept meanwhile
+        if (r.status == AcceptStatus::accepted) {
+            serve(std::move(r.conn));
+        } else if (r.status == AcceptStatus::backoff) {
+            // Out of memory or descriptors and nothing to shed: do not spin on the listener.
+            set(SlotState::waiting);
+            pollfd p{signals_.fd(), POLLIN, 0};
+            ::poll(&p, 1, Acceptor::backoff_ms);
+        }
+    }
+    set(SlotState::exiting);
+    if (told_ == Told::drain_and_leave) {
+        drain();
+    }
+    return 0;
+}
+//! [worker_loop]
+
+/// QUIT: the whole pool is leaving, and the listening socket with it; whatever waits in its queue
+/// would be reset. Serve it first (every leaving worker does, without the lock).
+void WorkerLoop::drain() {
+    for (int n = 0; n < max_drained; ++n) {
+        AcceptResult r = acceptor_.accept();
+        if (r.status == AcceptStatus::accepted) {
+            serve(std::move(r.conn));
+        } else if (r.status != AcceptStatus::retry && r.status != AcceptStatus::shed) {
+            break;  // the queue is empty
+        }
+    }
+}
+
+}  // namespace
+
 int run_worker(const WorkerContext& c) {
     if (!die_with_master(c.master)) {
         return 0;  // the master died before we could ask to die with it
     }
     log::set_role("worker");
-    Slot& slot = c.board.slot(c.slot);
-    slot.started_ms = Scoreboard::now_ms();
-    slot.state = static_cast<int>(SlotState::starting);
-    // Without SA_RESTART: QUIT or HUP makes a blocking flock() fail with EINTR, so a worker
-    // waiting for the lock notices a stop. (The master repeats the signal until the worker is
-    // gone, in case it arrived just before the worker blocked.)
+    if (c.crash_at_start) {
+        log::line("drill: crashing before the accept loop");
+        std::abort();
+    }
+    // The one place in the kit that wants EINTR: without SA_RESTART, a QUIT or HUP makes a
+    // flock() or fcntl(F_SETLKW) that is waiting for the lock fail with EINTR.
     SignalEvents signals({SIGQUIT, SIGHUP, SIGUSR1}, false);
+    release_held({SIGQUIT, SIGHUP, SIGUSR1});  // held by the master since the fork
+    std::optional<Acceptor> acceptor;
     try {
         c.lock.open_in_worker();
+        acceptor.emplace(c.listener);
     } catch (const std::system_error& e) {
         log::line("cannot start: ", e.what());
         return exit_fatal_setup;
     }
-    Acceptor acceptor(c.listener);
-    AppContext app{c.drills, [&c](bool json) {
-                       std::ostringstream s;
-                       if (json) {
-                           s << "{\"design\":\"" << c.design
-                             << "\",\"workers\":" << c.board.render(true) << "}\n";
-                       } else {
-                           s << "design: " << c.design << "\n" << c.board.render(false);
-                       }
-                       return s.str();
-                   }};
-    long limit = jittered_limit(c.max_requests);
-    bool stopping = false;
-    auto look_at_signals = [&] {
-        for (int sig : signals.take()) {
-            if (sig == SIGUSR1) {
-                log::reopen();
-            } else {
-                stopping = true;  // QUIT or HUP: finish what is in hand, then go
-            }
-        }
-    };
-    auto set = [&](SlotState s) { slot.state = static_cast<int>(s); };
-    while (!stopping && (limit == 0 || static_cast<long>(slot.requests) < limit)) {
-        set(SlotState::waiting);
-        if (!c.lock.acquire()) {
-            look_at_signals();  // interrupted while waiting for the lock
-            continue;
-        }
-        set(SlotState::accepting);
-        pollfd fds[2] = {{c.listener, POLLIN, 0}, {signals.fd(), POLLIN, 0}};
-        AcceptResult r{AcceptStatus::would_block, Fd(), 0};
-        if (::poll(fds, 2, -1) > 0 && (fds[0].revents & POLLIN) != 0) {
-            r = acceptor.accept();
-        }
-        c.lock.release();  // before serving: the next worker may accept meanwhile
-        look_at_signals();
-        if (r.status == AcceptStatus::accepted) {
-            set(SlotState::busy);
-            serve_one(std::move(r.conn), app, c.limits);
-            ++slot.requests;
-        }
+    try {
+        return WorkerLoop(c, signals, *acceptor).run();
+    } catch (const std::system_error& e) {
+        // A broken listener or lock (EBADF, EINVAL ...): a new worker would fail the same way.
+        log::line("cannot go on: ", e.what());
+        return exit_fatal_setup;
     }
-    set(SlotState::exiting);
-    if (stopping) {
-        // Serve what is already queued before going (others may be leaving too).
-        for (AcceptResult r = acceptor.accept();
-             r.status == AcceptStatus::accepted || r.status == AcceptStatus::retry;
-             r = acceptor.accept()) {
-            if (r.conn) {
-                serve_one(std::move(r.conn), app, c.limits);
-                ++slot.requests;
-            }
-        }
-    }
-    return 0;
 }
-//! [worker_loop]
 
 }  // namespace forklab::ch03
