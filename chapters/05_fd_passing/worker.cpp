@@ -1,0 +1,174 @@
+/// \file
+/// \brief The worker's event loop: the channel, its signals and its connections in one epoll set.
+#include "worker.hpp"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "channel.hpp"
+#include "forklab/error.hpp"
+#include "forklab/held_signals.hpp"
+#include "forklab/log.hpp"
+#include "forklab/signals.hpp"
+#include "forklab/worker_life.hpp"
+
+namespace forklab::ch05 {
+
+namespace {
+
+class Worker {
+  public:
+    explicit Worker(const WorkerContext& c);
+    int run();
+
+  private:
+    void take_connections(int most);
+    bool hand_back(Fd& fd, std::string_view bytes, std::size_t owner);
+    void on_signals();
+
+    const WorkerContext& c_;
+    Slot& slot_;
+    Fd epoll_;  // made after fork: never shared with the master or a sibling (pitfall 20)
+    SignalEvents signals_;
+    AppContext app_;
+    Connections conns_;
+    Message message_;  // every channel message is read into (or built in) this one buffer
+    bool stopping_ = false;
+    bool done_ = false;
+};
+
+Worker::Worker(const WorkerContext& c)
+    : c_(c),
+      slot_(c.board.slot(c.slot)),
+      epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      signals_({SIGQUIT, SIGHUP, SIGUSR1, SIGTERM}),
+      app_{c.drills, [&c](bool json) { return render_status(c.board, c.stats, json); }},
+      conns_(epoll_.get(), c.limits, c.ownership, app_, slot_,
+             [this](Fd& fd, std::string_view bytes, std::size_t owner) {
+                 return hand_back(fd, bytes, owner);
+             }) {
+    if (!epoll_) {
+        throw_errno("epoll_create1");
+    }
+    release_held({SIGQUIT, SIGHUP, SIGUSR1, SIGTERM});  // held by the master since the fork
+    epoll_event ev{EPOLLIN, {.fd = c.channel}};
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.channel, &ev);
+    ev = {EPOLLIN, {.fd = signals_.fd()}};
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, signals_.fd(), &ev);
+}
+
+//! [take]
+void Worker::take_connections(int most) {
+    auto now = Clock::now();
+    for (int i = 0; i < most; ++i) {
+        Fd conn;
+        switch (recv_message(c_.channel, message_, conn)) {
+            case RecvStatus::would_block:
+                return;
+            case RecvStatus::closed:
+                log::line("the master is gone (end-of-file on the channel): leaving");
+                done_ = true;
+                return;
+            case RecvStatus::bad:
+                log::line("bad message on the channel: dropped");
+                slot_.open.fetch_sub(1);  // the master counted a connection that never came
+                continue;
+            case RecvStatus::received:
+                break;
+        }
+        if (!conn) {
+            log::line("a message without its connection: dropped");
+            slot_.open.fetch_sub(1);
+            continue;
+        }
+        if (message_.command == Command::hand_back) {
+            log::line("unexpected hand-back from the master: dropped");
+            slot_.open.fetch_sub(1);
+            continue;
+        }
+        // A forwarded connection was routed here already: what the first worker read is fed to
+        // the parser first, so not a byte of its request is lost.
+        std::string_view bytes(message_.data, message_.bytes);
+        conns_.add(std::move(conn), bytes, message_.command == Command::connection, now);
+    }
+}
+//! [take]
+
+//! [hand_back]
+bool Worker::hand_back(Fd& fd, std::string_view bytes, std::size_t owner) {
+    message_.command = Command::hand_back;
+    message_.owner = static_cast<std::uint32_t>(owner);
+    message_.bytes = static_cast<std::uint32_t>(bytes.size());
+    message_.reserved = 0;
+    std::memcpy(message_.data, bytes.data(), bytes.size());
+    return send_message(c_.channel, message_, fd) == SendStatus::sent;
+}
+//! [hand_back]
+
+void Worker::on_signals() {
+    for (int sig : signals_.take()) {
+        switch (sig) {
+            case SIGUSR1:
+                log::reopen();
+                break;
+            case SIGTERM:
+                done_ = true;  // fast stop: the connections close with the process
+                break;
+            default:  // QUIT, HUP: leave gracefully
+                if (!stopping_) {
+                    // Connections the master passed before it signalled are in the channel
+                    // already: take them all, they are served (once) before we leave.
+                    take_connections(1 << 30);
+                    stopping_ = true;
+                    conns_.stop_gracefully();
+                    slot_.state = static_cast<int>(SlotState::exiting);
+                    log::line("leaving gracefully, ", conns_.size(), " connections to finish");
+                }
+                break;
+        }
+    }
+}
+
+//! [event_loop]
+int Worker::run() {
+    epoll_event events[256];
+    while (!done_ && !(stopping_ && conns_.size() == 0)) {
+        if (!stopping_) {
+            slot_.state =
+                static_cast<int>(conns_.size() > 0 ? SlotState::busy : SlotState::accepting);
+        }
+        int n = ::epoll_wait(epoll_.get(), events, 256, conns_.timeout_ms(Clock::now()));
+        auto now = Clock::now();
+        for (int k = 0; k < n && !done_; ++k) {
+            int fd = events[k].data.fd;
+            if (fd == c_.channel) {
+                // One message per wake-up: epoll is level-triggered and reports the channel again
+                // if more wait, and reading on to EAGAIN would cost a recvmsg per connection.
+                take_connections(1);
+            } else if (fd == signals_.fd()) {
+                on_signals();
+            } else {
+                conns_.on_event(fd, events[k].events, now);
+            }
+        }
+        conns_.expire(now);
+    }
+    log::line("leaving after ", conns_.requests(), " requests");
+    return 0;
+}
+//! [event_loop]
+
+}  // namespace
+
+int run_worker(const WorkerContext& context) {
+    log::set_role("worker");
+    if (!die_with_master(context.master)) {
+        return 0;  // the master died before we could ask to die with it
+    }
+    return Worker(context).run();
+}
+
+}  // namespace forklab::ch05
