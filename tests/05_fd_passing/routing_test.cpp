@@ -57,7 +57,7 @@ TEST(Routing, AHandedBackRequestArrivesWhole) {
     std::string filler(7000, 'f');
     std::map<std::string, std::string> owners;
     for (int i = 0; i < 16; ++i) {
-        std::string key = "k" + std::to_string(i);
+        std::string key = std::to_string(i).insert(0, "k");  // not "k" + ...: GCC 12 -Wrestrict
         owners[key] = owner_of_key(server.port(), key);
         ASSERT_FALSE(owners[key].empty());
     }

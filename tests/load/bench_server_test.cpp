@@ -48,6 +48,18 @@ TEST(BenchTable, ShowsEachRowAsAShareOfTheCeiling) {
     EXPECT_NE(md.find("| ch01_fork_server | n/a |"), std::string::npos) << md;
     EXPECT_NE(md.find("| ch01_fork_server | 1 | 1200 | - |"), std::string::npos) << md;
     EXPECT_EQ(with_thousands(1234567.4), "1,234,567");
+    EXPECT_EQ(md.find("A row above 100%"), std::string::npos) << md;
+}
+
+TEST(BenchTable, SaysWhenARowBeatsTheCeiling) {
+    std::vector<Workload> workloads = {{"keep", "/", true}};
+    Cell ceiling{Cell::Status::measured, 20000, 8.0, 1.5, 0, "", 2};
+    Cell more{Cell::Status::measured, 22000, 7.0, 1.7, 0, "", 3};
+    std::vector<Row> rows = {{"ceiling", "", {ceiling}, 2, 900, 800},
+                             {"ch05_fd_passing", "", {more}, 3, 1100, 400}};
+    std::string md = render_tables(workloads, rows);
+    EXPECT_NE(md.find("| ch05_fd_passing | 22,000 | 110% |"), std::string::npos) << md;
+    EXPECT_NE(md.find("A row above 100%"), std::string::npos) << md;
 }
 
 }  // namespace

@@ -52,6 +52,7 @@ std::string render_tables(const std::vector<Workload>& workloads, const std::vec
            << "| design | requests/s | % of ceiling | CPU us/request | p99 ms | errors | "
               "processes |\n"
            << "|---|---:|---:|---:|---:|---|---:|\n";
+        bool above = false;
         for (const Row& r : rows) {
             const Cell& c = r.cells[w];
             md << "| " << r.name << " | ";
@@ -68,6 +69,12 @@ std::string render_tables(const std::vector<Workload>& workloads, const std::vec
                << or_dash(c.cpu_us >= 0, fixed(c.cpu_us, 1)) << " | " << fixed(c.p99_ms, 2) << " | "
                << c.errors << (c.error_kinds.empty() ? "" : " (" + c.error_kinds + ")") << " | "
                << or_dash(c.processes > 0, std::to_string(c.processes)) << " |\n";
+            above = above || (ceiling > 0 && c.rps > ceiling);
+        }
+        if (above) {
+            md << "\nA row above 100%: on this workload the load client, sharing the machine, "
+                  "limits the ceiling too, so the requests/s of the two are within noise; compare "
+                  "their CPU per request instead.\n";
         }
         md << "\n";
     }
