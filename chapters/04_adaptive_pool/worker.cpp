@@ -19,13 +19,23 @@ namespace forklab::ch04 {
 
 namespace {
 
-/// Starts SIGALRM every \p ms milliseconds.
-void start_heartbeat_timer(long ms) {
-    itimerval every{};
-    every.it_interval = {ms / 1000, (ms % 1000) * 1000};
-    every.it_value = every.it_interval;
-    ::setitimer(ITIMER_REAL, &every, nullptr);
-}
+/// SIGALRM every \p ms milliseconds while it lives. It must die before the SignalEvents that
+/// catches SIGALRM: a tick after the handler is gone would kill the worker (SIGALRM's default).
+class HeartbeatTimer {
+  public:
+    explicit HeartbeatTimer(long ms) {
+        itimerval every{};
+        every.it_interval = {ms / 1000, (ms % 1000) * 1000};
+        every.it_value = every.it_interval;
+        ::setitimer(ITIMER_REAL, &every, nullptr);
+    }
+    ~HeartbeatTimer() {
+        itimerval off{};
+        ::setitimer(ITIMER_REAL, &off, nullptr);  // a tick already due is caught on the way out
+    }
+    HeartbeatTimer(const HeartbeatTimer&) = delete;
+    HeartbeatTimer& operator=(const HeartbeatTimer&) = delete;
+};
 
 std::string render_status(const Scoreboard& board, bool json) {
     std::size_t idle = 0;
@@ -64,7 +74,7 @@ int run_worker(const WorkerContext& c) {
     Slot& slot = c.board.slot(c.slot);
     // Without SA_RESTART, so that every signal (the heartbeat timer included) interrupts accept.
     SignalEvents signals({SIGQUIT, SIGHUP, SIGUSR1, SIGALRM}, false);
-    start_heartbeat_timer(c.heartbeat_ms);
+    HeartbeatTimer heartbeat(c.heartbeat_ms);  // declared after signals: stopped before them
     Acceptor acceptor(c.listener);
     AppContext app{c.drills, [&c](bool json) { return render_status(c.board, json); }};
     long limit = jittered_limit(c.max_requests);

@@ -178,6 +178,31 @@ TEST(Adaptive, ManyWorkersAndManyRequestsMisparseNoRecord) {
     EXPECT_EQ(server.stop(SIGQUIT), 0);
 }
 
+TEST(Adaptive, WorkersLeavingWhileTheirHeartbeatTicksAreNotKilledByIt) {
+    FORKLAB_POINTS(1);
+    // 40 workers with a tick every 10 ms, all retired five times: a worker whose timer outlives
+    // its SIGALRM handler on the way out dies of "Alarm clock" in some of those 240 exits.
+    Server server(args({"--start-workers", "40", "--min-idle", "40", "--max-idle", "40",
+                        "--max-workers", "40", "--heartbeat-interval", "0.01"}));
+    ASSERT_TRUE(server.ready());
+    ASSERT_TRUE(eventually([&] { return workers(server.pid()).size() == 40; }, 10s))
+        << workers(server.pid()).size() << " workers";
+    for (int round = 0; round < 5; ++round) {
+        std::vector<pid_t> old = workers(server.pid());
+        ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+        EXPECT_TRUE(eventually(
+            [&] {
+                std::vector<pid_t> now = workers(server.pid());
+                return now.size() == 40 && std::none_of(old.begin(), old.end(), alive);
+            },
+            10s))
+            << "round " << round << ": " << workers(server.pid()).size() << " workers";
+    }
+    EXPECT_EQ(server.log().find("Alarm clock"), std::string::npos) << server.log();
+    EXPECT_EQ(server.stop(SIGQUIT), 0);
+    EXPECT_EQ(server.log().find("Alarm clock"), std::string::npos) << server.log();
+}
+
 TEST(Adaptive, AHungWorkerIsReplaced) {
     FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "2", "--min-idle", "2", "--max-idle", "4", "--drills",
