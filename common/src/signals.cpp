@@ -19,6 +19,9 @@ namespace {
 volatile sig_atomic_t g_write_fd = -1;
 /// The read end, so a forked child can close both ends.
 volatile sig_atomic_t g_read_fd = -1;
+/// Set by the handler after its write: take() reads the pipe only when it is set, so a loop that
+/// calls take() once per request pays no system call when no signal came.
+volatile sig_atomic_t g_pending = 0;
 /// The signals routed into the pipe, so a forked child resets exactly those (a bitmask: Linux
 /// signal numbers are below 65).
 unsigned long long g_caught = 0;
@@ -31,6 +34,7 @@ void on_signal(int sig) {
     // If the pipe is full a wake-up is already pending: dropping this byte loses nothing, because
     // take() reports each signal once anyway. A signal number above 255 does not exist on Linux.
     [[maybe_unused]] ssize_t n = ::write(g_write_fd, &byte, 1);
+    g_pending = 1;
     errno = saved;
 }
 //! [handler]
@@ -68,6 +72,7 @@ SignalEvents::~SignalEvents() {
     g_caught = 0;
     g_write_fd = -1;
     g_read_fd = -1;
+    g_pending = 0;
 }
 
 void SignalEvents::add(int sig) {
@@ -78,6 +83,12 @@ void SignalEvents::add(int sig) {
 
 std::vector<int> SignalEvents::take() {
     std::vector<int> out;
+    if (g_pending == 0) {
+        return out;  // no handler ran since the last take(): the pipe is empty
+    }
+    // Cleared before the read: a signal that comes during it sets the flag again, and at worst the
+    // next take() reads an empty pipe.
+    g_pending = 0;
     unsigned char buf[64];
     for (;;) {
         ssize_t n = ::read(read_end_.get(), buf, sizeof buf);
@@ -127,6 +138,7 @@ void reset_signals_in_child() noexcept {
         g_read_fd = -1;
         g_write_fd = -1;
     }
+    g_pending = 0;
 }
 
 }  // namespace forklab
