@@ -2,12 +2,14 @@
 /// \brief bench: every server design under the same loads, in one set of tables (ForkLab's
 /// Figure 30.1, after Stevens' UNP ch. 30).
 ///
-///     bench [--duration SECONDS] [--concurrency N] [--threads N] [--only NAME[,NAME...]]
-///           [--target NAME=HOST:PORT]... [--output PATH]
+///     bench [--rounds N] [--duration SECONDS] [--concurrency N] [--threads N]
+///           [--only NAME[,NAME...]] [--target NAME=HOST:PORT]... [--output PATH]
 ///
 /// Starts the ceiling and every chapter binary found next to itself (`chNN_*`, sorted), one at a
 /// time, each on a free port in its own process group, puts the same loads on each with the load
-/// client's engine, and prints Markdown tables on stdout (progress on stderr). Builds nothing.
+/// client's engine, and prints Markdown tables on stdout (progress on stderr). It does so in
+/// rounds, every row once per round, and shows each cell's median round: noise on a shared machine
+/// lasts seconds, and rounds spread each row over the whole run. Builds nothing.
 /// Exit code: 0 when every server started, served every request and stopped cleanly; 1 otherwise
 /// (the tables are printed all the same); 2 for a usage error. See tests/load/README.md.
 #include <dirent.h>
@@ -168,7 +170,12 @@ int main(int argc, char** argv) {
     std::vector<Target> externals;
     forklab::Cli cli("bench",
                      "Runs every server design under the same loads and prints the table.");
-    cli.option("duration", "SECONDS", "seconds of load per cell (default 5)",
+    long rounds = 3;
+    cli.option("rounds",
+               "every row measured this many times, rows taking turns; the table shows "
+               "each cell's median (default 3)",
+               rounds, 1, 20);
+    cli.option("duration", "SECONDS", "seconds of load per cell and round (default 2)",
                [&](const std::string& text) {
                    char* end = nullptr;
                    double s = std::strtod(text.c_str(), &end);
@@ -250,16 +257,25 @@ int main(int argc, char** argv) {
         }
 
         bool failed = false;
-        std::vector<Row> rows;
-        for (const Target& t : targets) {
-            Row row;
-            row.name = t.name;
-            if (stop_requested(o.stop_fd)) {
-                row.cells.assign(workloads.size(), Cell{});
-            } else {
-                failed = !run_row(t, row, o, logs) || failed;
+        std::vector<std::vector<Row>> measured(targets.size());  // per target, one per round
+        for (long round = 1; round <= rounds; ++round) {
+            if (rounds > 1) {
+                std::cerr << "[bench] round " << round << " of " << rounds << "\n";
             }
-            rows.push_back(row);
+            for (std::size_t i = 0; i < targets.size(); ++i) {
+                Row row;
+                row.name = targets[i].name;
+                if (stop_requested(o.stop_fd)) {
+                    row.cells.assign(workloads.size(), Cell{});
+                } else {
+                    failed = !run_row(targets[i], row, o, logs) || failed;
+                }
+                measured[i].push_back(row);
+            }
+        }
+        std::vector<Row> rows;
+        for (const std::vector<Row>& r : measured) {
+            rows.push_back(median_of(r));
         }
         bool interrupted = stop_requested(o.stop_fd);
         if (interrupted) {
@@ -270,7 +286,9 @@ int main(int argc, char** argv) {
                               std::to_string(o.concurrency) + " concurrent connections from " +
                               std::to_string(o.threads) + " client threads, " +
                               seconds_text(o.duration_ms) +
-                              " s per cell after a short warm-up, the load client on the same "
+                              " s per cell after a short warm-up, each cell the median of " +
+                              std::to_string(rounds) + (rounds == 1 ? " round" : " rounds") +
+                              " (every row once per round), the load client on the same "
                               "machine.\n\n";
         std::string tables = render_tables(workloads, rows);
         std::cout << setting << tables << std::flush;

@@ -15,7 +15,7 @@ namespace forklab::load {
 struct CellLoad {
     int concurrency = 16;     ///< Connections at once.
     int threads = 1;          ///< The load client's event loops.
-    long duration_ms = 5000;  ///< Measured time per cell, after a warm-up of at most 500 ms.
+    long duration_ms = 2000;  ///< Measured time per cell, after a warm-up of at most 500 ms.
     int stop_fd = -1;         ///< Readable after a signal to the bench: ends the cell early.
 };
 

@@ -62,5 +62,27 @@ TEST(BenchTable, SaysWhenARowBeatsTheCeiling) {
     EXPECT_NE(md.find("A row above 100%"), std::string::npos) << md;
 }
 
+TEST(BenchTable, EachCellIsTheMedianRoundAndNoErrorIsLost) {
+    auto cell = [](double rps, long errors, const std::string& kinds) {
+        return Cell{Cell::Status::measured, rps, rps / 1000, 1.0, errors, kinds, 3};
+    };
+    Cell none;
+    none.status = Cell::Status::no_keep_alive;
+    std::vector<Row> rounds = {
+        {"ch03", "", {cell(9000, 0, ""), none}, 5, 900, 250},
+        {"ch03", "did not stop", {cell(5000, 2, "reset 2"), none}, 5, 901, 251},
+        {"ch03", "", {cell(8000, 1, "timeout 1"), none}, 5, -1, -1},
+    };
+    Row m = median_of(rounds);
+    EXPECT_EQ(m.cells[0].rps, 8000);
+    EXPECT_EQ(m.cells[0].cpu_us, 8.0) << "the figures of one round, not a mix";
+    EXPECT_EQ(m.cells[0].errors, 3);
+    EXPECT_EQ(m.cells[0].error_kinds, "reset 2, timeout 1");
+    EXPECT_EQ(m.cells[1].status, Cell::Status::no_keep_alive);
+    EXPECT_EQ(m.problem, "did not stop");
+    EXPECT_EQ(m.master_pss_kib, 901) << "memory from the last round that measured it";
+    EXPECT_EQ(median_of({rounds[0], rounds[1]}).cells[0].rps, 5000) << "the lower middle";
+}
+
 }  // namespace
 }  // namespace forklab::load

@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -34,6 +35,43 @@ std::string with_thousands(double value) {
             out += ',';
         }
         out += digits[i];
+    }
+    return out;
+}
+
+Row median_of(const std::vector<Row>& rounds) {
+    Row out = rounds.front();
+    for (std::size_t w = 0; w < out.cells.size(); ++w) {
+        std::vector<Cell> measured;
+        long errors = 0;
+        std::string kinds;
+        for (const Row& r : rounds) {
+            const Cell& c = r.cells.at(w);
+            if (c.status == Cell::Status::measured) {
+                measured.push_back(c);
+                errors += c.errors;
+                kinds += c.error_kinds.empty() ? "" : (kinds.empty() ? "" : ", ") + c.error_kinds;
+            }
+        }
+        if (measured.empty()) {
+            continue;  // every round says why: not run, or no keep-alive
+        }
+        std::sort(measured.begin(), measured.end(),
+                  [](const Cell& a, const Cell& b) { return a.rps < b.rps; });
+        out.cells[w] = measured[(measured.size() - 1) / 2];
+        out.cells[w].errors = errors;
+        out.cells[w].error_kinds = kinds;
+    }
+    out.problem.clear();
+    for (const Row& r : rounds) {
+        if (!r.problem.empty() && out.problem.find(r.problem) == std::string::npos) {
+            out.problem += (out.problem.empty() ? "" : "; ") + r.problem;
+        }
+        if (r.master_pss_kib >= 0) {
+            out.rest_processes = r.rest_processes;
+            out.master_pss_kib = r.master_pss_kib;
+            out.worker_pss_kib = r.worker_pss_kib;
+        }
     }
     return out;
 }

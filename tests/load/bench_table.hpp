@@ -41,6 +41,13 @@ struct Row {
     long worker_pss_kib = -1;  ///< Mean PSS of its live children at rest; < 0: none or unknown.
 };
 
+/// One row out of the same server's rows from several rounds: in each workload, the measured cell
+/// with the median requests/s (the lower middle one of an even count), so that a moment of noise
+/// on a shared machine moves no figure. Nothing is hidden by it: the errors of every round are
+/// added up in the chosen cell, and every round's problem is kept. Memory comes from the last
+/// round that measured it. \p rounds must not be empty.
+Row median_of(const std::vector<Row>& rounds);
+
 /// The tables, in Markdown: one per workload (requests/s, % of the ceiling's row, CPU per
 /// request, p99, errors, processes), then memory at rest, then notes on the columns. The first
 /// row named `ceiling` is the 100% of each workload.

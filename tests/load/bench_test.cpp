@@ -26,16 +26,18 @@ TEST(Bench, MeasuresTheCeilingAndStopsIt) {
     std::string page = std::string(dir) + "/bench.md";
     // The harness made this process a subreaper: a server the bench failed to stop would become
     // our child when the bench exits.
-    test::RunResult r = test::run(
-        FORKLAB_BENCH,
-        {"--only", "ceiling", "--duration", "0.3", "--concurrency", "4", "--output", page},
-        std::chrono::seconds(30));
+    test::RunResult r = test::run(FORKLAB_BENCH,
+                                  {"--only", "ceiling", "--rounds", "2", "--duration", "0.3",
+                                   "--concurrency", "4", "--output", page},
+                                  std::chrono::seconds(30));
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("| ceiling | "), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("| 100% |"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(" cores, Linux "), std::string::npos) << r.out;
     EXPECT_NE(r.err.find("[bench] ceiling: GET /, one request per connection"), std::string::npos)
         << r.err;
+    EXPECT_NE(r.err.find("[bench] round 2 of 2"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("the median of 2 rounds"), std::string::npos) << r.out;
     EXPECT_TRUE(test::children_of(::getpid()).empty()) << "a server outlived the bench";
     std::string written = slurp(page);
     EXPECT_EQ(written.rfind("# Bench results {#bench_results}\n", 0), 0u) << written;
