@@ -230,10 +230,7 @@ void Pool::hup() {
 }
 
 void Pool::replace_next() {
-    std::optional<pid_t> old = rolling_.next([this](pid_t pid) {
-        const Worker* w = workers_.find(pid);
-        return w != nullptr && !w->stopping();
-    });
+    std::optional<pid_t> old = rolling_.next([this](pid_t pid) { return workers_.serving(pid); });
     if (!old) {
         if (!rolling_.active()) {
             log::line("every worker replaced (generation ", generation_, ")");

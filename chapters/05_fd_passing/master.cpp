@@ -151,8 +151,7 @@ void Master::read_channel(pid_t pid) {
 void Master::forward(Fd conn) {
     std::size_t owner = message_.owner;
     message_.command = Command::forward;  // the bytes it read travel on with it
-    const Worker* w = owner < places_.size() ? workers_.find(places_[owner].pid) : nullptr;
-    if (w != nullptr && !w->stopping() && pass(*places_[owner].link, conn)) {
+    if (owner < places_.size() && taking(places_[owner]) && pass(*places_[owner].link, conn)) {
         ++stats_.forwarded;
         return;
     }

@@ -74,7 +74,7 @@ class Master {
 
     // master_workers.cpp: the pool.
     bool spawn_worker(std::size_t place);
-    [[nodiscard]] bool taking(const Place& place);
+    [[nodiscard]] bool taking(const Place& place) const;
     void keep_places(Clock::time_point now);
     void on_exit(const ChildExit& end);
     void stop(Mode how);

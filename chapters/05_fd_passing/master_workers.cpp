@@ -82,9 +82,8 @@ bool Master::spawn_worker(std::size_t place) {
 //! [spawn]
 
 /// True when \p place has a worker that takes new connections: alive and not leaving.
-bool Master::taking(const Place& place) {
-    const Worker* w = place.pid != 0 ? workers_.find(place.pid) : nullptr;
-    return w != nullptr && !w->stopping();
+bool Master::taking(const Place& place) const {
+    return place.pid != 0 && workers_.serving(place.pid);
 }
 
 /// Respawns dead places; after start-up failures one probe at a time, after the back-off.
@@ -203,10 +202,7 @@ void Master::hup() {
 }
 
 void Master::replace_next() {
-    std::optional<pid_t> old = rolling_.next([this](pid_t pid) {
-        const Worker* w = workers_.find(pid);
-        return w != nullptr && !w->stopping();
-    });
+    std::optional<pid_t> old = rolling_.next([this](pid_t pid) { return workers_.serving(pid); });
     if (!old) {
         if (!rolling_.active()) {
             log::line("every worker replaced (generation ", generation_, ")");

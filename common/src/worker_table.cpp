@@ -38,6 +38,11 @@ std::size_t WorkerTable::serving() const {
         workers_.begin(), workers_.end(), [](const auto& e) { return !e.second.stopping(); }));
 }
 
+bool WorkerTable::serving(pid_t pid) const {
+    auto it = workers_.find(pid);
+    return it != workers_.end() && !it->second.stopping();
+}
+
 //! [stop]
 bool WorkerTable::stop(pid_t pid, int sig, std::chrono::milliseconds grace) {
     Worker* w = find(pid);

@@ -71,6 +71,8 @@ TEST(WorkerTable, KnowsItsWorkersAndWhichOnesServe) {
     ASSERT_NE(table.find(101), nullptr);
     EXPECT_EQ(table.find(101)->slot, 1u);
     EXPECT_EQ(table.find(102), nullptr);
+    EXPECT_TRUE(table.serving(101));
+    EXPECT_FALSE(table.serving(102)) << "unknown pid";
     EXPECT_FALSE(table.stop(102, SIGQUIT, std::chrono::milliseconds(100))) << "unknown pid";
     std::optional<Worker> gone = table.remove(100);
     ASSERT_TRUE(gone);
@@ -101,8 +103,10 @@ TEST(WorkerTable, RepeatsTheStopSignalUntilTheWorkerIsGone) {
     pipe.write_end.reset();
     WorkerTable table(std::chrono::milliseconds(20));
     table.add(counter, 0, 0);
+    EXPECT_TRUE(table.serving(counter));
     ASSERT_TRUE(table.stop(counter, SIGQUIT, std::chrono::seconds(5)));
     EXPECT_EQ(table.serving(), 0u);
+    EXPECT_FALSE(table.serving(counter)) << "asked to stop";
     EXPECT_TRUE(eventually(
         [&] {
             table.enforce();

@@ -61,6 +61,9 @@ class WorkerTable {
     [[nodiscard]] std::size_t size() const { return workers_.size(); }
     /// Workers alive that were not asked to stop: the ones that count towards the pool's size.
     [[nodiscard]] std::size_t serving() const;
+    /// True when \p pid is in the table and was not asked to stop: it serves, and a rolling
+    /// restart has yet to replace it.
+    [[nodiscard]] bool serving(pid_t pid) const;
     /// The table, for iteration (read-only).
     [[nodiscard]] const Map& all() const { return workers_; }
 
