@@ -54,9 +54,12 @@ AcceptLock AcceptLock::create(LockKind kind, const std::string& path) {
         lock.path_ = path;
         if (path.empty()) {
             // A directory only we can enter: nobody can plant a symlink or pre-create the file.
-            char dir[] = "/tmp/forklab-lock-XXXXXX";
-            if (::mkdtemp(dir) == nullptr) {
-                throw_errno("mkdtemp /tmp/forklab-lock-XXXXXX");
+            // Under $TMPDIR when it names an absolute path, as mktemp(1) does; else /tmp.
+            const char* base = std::getenv("TMPDIR");
+            std::string dir = std::string(base != nullptr && base[0] == '/' ? base : "/tmp") +
+                              "/forklab-lock-XXXXXX";
+            if (::mkdtemp(dir.data()) == nullptr) {
+                throw_errno("mkdtemp " + dir);
             }
             lock.private_dir_ = dir;
             lock.path_ = lock.private_dir_ + "/accept.lock";

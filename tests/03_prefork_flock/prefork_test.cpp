@@ -21,6 +21,7 @@
 #include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
+#include "harness/temp_dir.hpp"
 #include "harness/wait.hpp"
 #include "load_engine.hpp"
 
@@ -402,9 +403,8 @@ TEST(Prefork, TheScoreboardShowsWhoWaitsForTheLock) {
 
 TEST(Prefork, Usr1ReopensTheLogInTheMasterAndEveryWorker) {
     FORKLAB_POINTS(1);
-    char templ[] = "/tmp/forklab-ch03-XXXXXX";
-    ASSERT_NE(::mkdtemp(templ), nullptr);
-    std::string log = std::string(templ) + "/server.log";
+    TempDir dir("forklab-ch03");
+    std::string log = dir / "server.log";
     Server server({"--workers", "3", "--log-file", log});
     ASSERT_TRUE(server.ready());
     ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 3); }));
@@ -422,7 +422,6 @@ TEST(Prefork, Usr1ReopensTheLogInTheMasterAndEveryWorker) {
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_EQ(count_of(text, "log reopened"), 4u) << text;
     EXPECT_EQ(server.stop(SIGTERM), 0);
-    fs::remove_all(templ);
 }
 
 TEST(Prefork, TheLockFileIsPrivateAndRemovedOnExit) {
@@ -448,11 +447,33 @@ TEST(Prefork, TheLockFileIsPrivateAndRemovedOnExit) {
     EXPECT_FALSE(fs::exists(lock_file));
 }
 
+TEST(Prefork, TheLockDirectoryGoesUnderTmpdir) {
+    FORKLAB_POINTS(1);
+    TempDir tmp("forklab-ch03");
+    // This test's process only (ctest runs each test in its own): the server inherits it.
+    ASSERT_EQ(::setenv("TMPDIR", tmp.path().c_str(), 1), 0);
+    struct Unset {
+        ~Unset() { ::unsetenv("TMPDIR"); }  // before tmp goes: the tests after it need /tmp
+    } unset;
+    Server server({"--workers", "1"});
+    ASSERT_TRUE(server.ready());
+    std::string lock_file;
+    EXPECT_TRUE(eventually([&] {
+        std::vector<pid_t> w = workers(server.pid());
+        for (const std::string& target :
+             w.empty() ? std::vector<std::string>{} : fd_targets(w.front())) {
+            lock_file = target.find(".lock") != std::string::npos ? target : lock_file;
+        }
+        return !lock_file.empty();
+    })) << "no worker has a lock file open";
+    EXPECT_EQ(fs::path(lock_file).parent_path().parent_path(), fs::path(tmp.path())) << lock_file;
+    EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
 TEST(Prefork, APlantedSymlinkAsLockFileIsRefused) {
     FORKLAB_POINTS(2);
-    char templ[] = "/tmp/forklab-ch03-XXXXXX";
-    ASSERT_NE(::mkdtemp(templ), nullptr);
-    std::string dir = templ;
+    TempDir tmp("forklab-ch03");
+    const std::string& dir = tmp.path();
     std::ofstream(dir + "/precious") << "do not touch\n";
     fs::create_symlink(dir + "/precious", dir + "/lock");
     RunResult r =
@@ -462,20 +483,25 @@ TEST(Prefork, APlantedSymlinkAsLockFileIsRefused) {
     std::ifstream in(dir + "/precious");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_EQ(text, "do not touch\n");
-    fs::remove_all(dir);
 }
 
 // A worker that cannot set up exits with the "fatal setup" code: respawning cannot help, so the
 // master stops at once with a clear message.
 TEST(Prefork, AWorkerThatCannotSetUpStopsTheServer) {
     FORKLAB_POINTS(2);
-    char templ[] = "/tmp/forklab-ch03-XXXXXX";
-    ASSERT_NE(::mkdtemp(templ), nullptr);
-    std::string lock = std::string(templ) + "/lock";
+    TempDir dir("forklab-ch03");
+    std::string lock = dir / "lock";
     Server server({"--workers", "2", "--lock-file", lock});
     ASSERT_TRUE(server.ready());
     server.allow_crashes();
-    ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 2); }));
+    // Both workers past their setup: each holds the lock file open.
+    ASSERT_TRUE(eventually([&] {
+        std::vector<pid_t> pool = workers(server.pid());
+        return pool.size() == 2 && std::all_of(pool.begin(), pool.end(), [&](pid_t w) {
+                   std::vector<std::string> fds = fd_targets(w);
+                   return std::find(fds.begin(), fds.end(), lock) != fds.end();
+               });
+    }));
     // From now on no new worker can open the lock file.
     fs::remove(lock);
     fs::create_directory(lock);
@@ -487,7 +513,6 @@ TEST(Prefork, AWorkerThatCannotSetUpStopsTheServer) {
     std::string log = server.log();
     EXPECT_NE(log.find("giving up"), std::string::npos) << log;
     EXPECT_LE(count_of(log, "spawned worker"), 3u) << "respawned a worker that cannot set up";
-    fs::remove_all(templ);
 }
 
 // Workers that crash before their accept loop: a back-off between probes, then a clear exit.

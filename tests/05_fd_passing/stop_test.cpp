@@ -14,6 +14,7 @@
 #include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
+#include "harness/temp_dir.hpp"
 #include "harness/wait.hpp"
 
 namespace forklab::test {
@@ -153,9 +154,8 @@ TEST(Stop, HupReplacesTheWorkersOneByOneWithoutLosingARequest) {
 
 TEST(Stop, Usr1ReopensTheLogInTheMasterAndTheWorkers) {
     FORKLAB_POINTS(1);
-    std::string dir = (std::filesystem::temp_directory_path() / "forklab-ch05-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(dir.data()), nullptr);
-    std::string path = dir + "/server.log";
+    TempDir dir("forklab-ch05");
+    std::string path = dir / "server.log";
     {
         Server server({"--log-file", path});
         ASSERT_TRUE(server.ready());
@@ -169,7 +169,6 @@ TEST(Stop, Usr1ReopensTheLogInTheMasterAndTheWorkers) {
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_NE(text.find("master] graceful stop"), std::string::npos) << text;
     EXPECT_NE(text.find("worker] leaving"), std::string::npos) << text;
-    std::filesystem::remove_all(dir);
 }
 
 }  // namespace

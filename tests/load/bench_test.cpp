@@ -9,6 +9,7 @@
 
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
+#include "harness/temp_dir.hpp"
 
 namespace forklab::load {
 namespace {
@@ -21,9 +22,8 @@ std::string slurp(const std::string& path) {
 }
 
 TEST(Bench, MeasuresTheCeilingAndStopsIt) {
-    char dir[] = "/tmp/forklab-bench-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    std::string page = std::string(dir) + "/bench.md";
+    test::TempDir dir("forklab-bench-test");
+    std::string page = dir / "bench.md";
     // The harness made this process a subreaper: a server the bench failed to stop would become
     // our child when the bench exits.
     test::RunResult r = test::run(FORKLAB_BENCH,
@@ -42,8 +42,6 @@ TEST(Bench, MeasuresTheCeilingAndStopsIt) {
     std::string written = slurp(page);
     EXPECT_EQ(written.rfind("# Bench results {#bench_results}\n", 0), 0u) << written;
     EXPECT_NE(written.find(r.out), std::string::npos) << "the page holds the printed tables";
-    ::unlink(page.c_str());
-    ::rmdir(dir);
 }
 
 TEST(Bench, RejectsAnUnknownRowWithExitCode2) {
