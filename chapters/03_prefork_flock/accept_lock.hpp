@@ -31,8 +31,9 @@ class AcceptLock {
   public:
     /// In the master, before any fork. For flock and fcntl: creates the lock file, mode 0600, never
     /// through a symlink, at \p path, or (with \p path empty) in a new private directory (mkdtemp,
-    /// mode 0700). For mutex: a robust process-shared mutex in an anonymous shared mapping.
-    /// Throws std::system_error naming the call and path.
+    /// mode 0700) under $TMPDIR when it is an absolute path, else under /tmp. For mutex: a robust
+    /// process-shared mutex in an anonymous shared mapping. Throws std::system_error naming the
+    /// call and path.
     static AcceptLock create(LockKind kind, const std::string& path);
 
     AcceptLock() = default;
