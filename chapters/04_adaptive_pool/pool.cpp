@@ -13,6 +13,7 @@
 #include <set>
 
 #include "forklab/fd.hpp"
+#include "forklab/held_signals.hpp"
 #include "forklab/log.hpp"
 #include "forklab/process.hpp"
 #include "forklab/reap.hpp"
@@ -97,6 +98,9 @@ void Pool::spawn_worker() {
                           config_.fail_at_start,
                           config_.limits};
     try {
+        // QUIT, HUP and USR1 are held until the worker's handlers are in place (it releases
+        // them): a USR1 for log rotation must not kill a worker that is still starting.
+        HeldSignals held{SIGQUIT, SIGHUP, SIGUSR1};
         pid_t pid = spawn(
             [&] {
                 pipe_.read_end.reset();  // the worker only writes

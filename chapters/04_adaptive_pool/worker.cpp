@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "forklab/acceptor.hpp"
+#include "forklab/held_signals.hpp"
 #include "forklab/log.hpp"
 #include "forklab/process.hpp"
 #include "forklab/signals.hpp"
@@ -74,6 +75,7 @@ int run_worker(const WorkerContext& c) {
     Slot& slot = c.board.slot(c.slot);
     // Without SA_RESTART, so that every signal (the heartbeat timer included) interrupts accept.
     SignalEvents signals({SIGQUIT, SIGHUP, SIGUSR1, SIGALRM}, false);
+    release_held({SIGQUIT, SIGHUP, SIGUSR1});  // held by the master since the fork
     HeartbeatTimer heartbeat(c.heartbeat_ms);  // declared after signals: stopped before them
     Acceptor acceptor(c.listener);
     AppContext app{c.drills, [&c](bool json) { return render_status(c.board, json); }};

@@ -203,6 +203,27 @@ TEST(Adaptive, WorkersLeavingWhileTheirHeartbeatTicksAreNotKilledByIt) {
     EXPECT_EQ(server.log().find("Alarm clock"), std::string::npos) << server.log();
 }
 
+TEST(Adaptive, Usr1WhileThePoolGrowsKillsNoStartingWorker) {
+    FORKLAB_POINTS(1);
+    // Log rotation while workers are being forked: a USR1 that reaches a worker before its handler
+    // is installed would kill it (USR1's default action), and a few such deaths in a row would
+    // look like a crash loop and stop the server.
+    Server server(args(
+        {"--start-workers", "1", "--min-idle", "30", "--max-idle", "40", "--max-workers", "40"}));
+    ASSERT_TRUE(server.ready());
+    EXPECT_TRUE(eventually(
+        [&] {
+            for (int i = 0; i < 50; ++i) {
+                ::kill(server.pid(), SIGUSR1);
+            }
+            return workers(server.pid()).size() >= 30 || !alive(server.pid());
+        },
+        10s));
+    EXPECT_TRUE(alive(server.pid())) << server.log();
+    EXPECT_EQ(server.log().find("killed by signal"), std::string::npos) << server.log();
+    EXPECT_EQ(server.stop(SIGQUIT), 0);
+}
+
 TEST(Adaptive, AHungWorkerIsReplaced) {
     FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "2", "--min-idle", "2", "--max-idle", "4", "--drills",
