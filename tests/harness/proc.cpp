@@ -2,98 +2,20 @@
 /// \brief /proc readers.
 #include <dirent.h>
 #include <unistd.h>
-#include <algorithm>
 
-#include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 
 #include "harness/proc.hpp"
 
 namespace forklab::test {
 
-namespace {
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
-
-std::vector<pid_t> numeric_entries(const std::string& dir) {
-    std::vector<pid_t> out;
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) {
-        return out;
-    }
-    while (dirent* e = ::readdir(d)) {
-        char* end = nullptr;
-        long v = std::strtol(e->d_name, &end, 10);
-        if (end != e->d_name && *end == '\0') {
-            out.push_back(static_cast<pid_t>(v));
-        }
-    }
-    ::closedir(d);
-    return out;
-}
-
-}  // namespace
-
-std::optional<ProcStat> proc_stat(pid_t pid) {
-    std::string text = slurp("/proc/" + std::to_string(pid) + "/stat");
-    // "pid (comm) state ppid pgrp session tty_nr ..." where comm may hold spaces and parens.
-    std::size_t open = text.find('(');
-    std::size_t close = text.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) {
-        return std::nullopt;
-    }
-    ProcStat s;
-    s.pid = pid;
-    s.comm = text.substr(open + 1, close - open - 1);
-    std::istringstream rest(text.substr(close + 1));
-    rest >> s.state >> s.ppid >> s.pgrp >> s.session >> s.tty_nr;
-    if (!rest) {
-        return std::nullopt;
-    }
-    return s;
-}
+using procfs::numeric_entries;
+using procfs::slurp;
 
 bool alive(pid_t pid) {
     auto s = proc_stat(pid);
     return s && s->state != 'Z' && s->state != 'X';
-}
-
-std::vector<ProcStat> all_processes() {
-    std::vector<ProcStat> out;
-    for (pid_t pid : numeric_entries("/proc")) {
-        if (auto s = proc_stat(pid)) {
-            out.push_back(*s);
-        }
-    }
-    return out;
-}
-
-std::vector<ProcStat> children_of(pid_t parent) {
-    std::vector<ProcStat> out;
-    for (const ProcStat& s : all_processes()) {
-        if (s.ppid == parent) {
-            out.push_back(s);
-        }
-    }
-    return out;
-}
-
-std::vector<pid_t> live_children(pid_t parent) {
-    std::vector<pid_t> out;
-    for (const ProcStat& s : children_of(parent)) {
-        if (s.state != 'Z') {
-            out.push_back(s.pid);
-        }
-    }
-    std::sort(out.begin(), out.end());
-    return out;
 }
 
 std::vector<pid_t> zombie_children(pid_t parent) {

@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "harness/procfs.hpp"
+
 namespace forklab::load {
 
 /// CPU time of a process tree, in seconds.
@@ -25,8 +27,8 @@ struct TreeCpu {
 /// gone.
 TreeCpu tree_cpu(pid_t master);
 
-/// Live children of \p pid (zombies excluded), found by their parent pid in /proc.
-std::vector<pid_t> live_children(pid_t pid);
+/// Live children of a process (zombies excluded), sorted: the reader the tests use too.
+using procfs::live_children;
 
 /// Proportional set size of \p pid in KiB (from /proc/PID/smaps_rollup), or -1 when unreadable:
 /// each page shared by N processes counts 1/N, so the PSS of all of a server's processes adds up

@@ -4,33 +4,22 @@
 
 #include <sys/types.h>
 
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "harness/procfs.hpp"
+
 namespace forklab::test {
 
-/// Fields of /proc/PID/stat.
-struct ProcStat {
-    pid_t pid = 0;      ///< The process.
-    char state = '?';   ///< R, S, D, Z, T ...
-    pid_t ppid = 0;     ///< Parent.
-    pid_t pgrp = 0;     ///< Process group.
-    pid_t session = 0;  ///< Session.
-    int tty_nr = 0;     ///< Controlling terminal (0: none).
-    std::string comm;   ///< Command name.
-};
+// The shared readers (procfs.hpp), under the names the tests use.
+using procfs::all_processes;
+using procfs::children_of;
+using procfs::live_children;
+using procfs::proc_stat;
+using procfs::ProcStat;
 
-/// The stat of \p pid, or nothing when it does not exist.
-std::optional<ProcStat> proc_stat(pid_t pid);
 /// True when \p pid exists and is not a zombie.
 bool alive(pid_t pid);
-/// Every process on the machine (that /proc lets us see).
-std::vector<ProcStat> all_processes();
-/// Processes whose parent is \p parent (zombies included).
-std::vector<ProcStat> children_of(pid_t parent);
-/// Children of \p parent that are not zombies (a master's live workers), sorted by pid.
-std::vector<pid_t> live_children(pid_t parent);
 /// Children of \p parent that are zombies.
 std::vector<pid_t> zombie_children(pid_t parent);
 /// Processes in process group \p pgid or session \p pgid.
