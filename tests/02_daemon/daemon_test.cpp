@@ -3,7 +3,6 @@
 /// code and messages, the pid file's life, privileges, log reopening and stopping.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -194,27 +193,9 @@ TEST_F(DaemonTest, TheCallerSeesEndOfFileOnceTheLauncherExits) {
     }
     out.write_end.reset();
     err.write_end.reset();
-    std::string text;
-    bool out_open = true;
-    bool err_open = true;
-    bool ended = eventually(
-        [&] {
-            pollfd fds[2] = {{out_open ? out.read_end.get() : -1, POLLIN, 0},
-                             {err_open ? err.read_end.get() : -1, POLLIN, 0}};
-            if (::poll(fds, 2, 10) > 0) {
-                for (int i = 0; i < 2; ++i) {
-                    char buf[512];
-                    ssize_t n = fds[i].revents != 0 ? ::read(fds[i].fd, buf, sizeof buf) : -1;
-                    if (n > 0) {
-                        text.append(buf, static_cast<std::size_t>(n));
-                    } else if (n == 0) {
-                        (i == 0 ? out_open : err_open) = false;
-                    }
-                }
-            }
-            return !out_open && !err_open;
-        },
-        5s, 0ms);
+    ChildOutput output(out.read_end.get(), err.read_end.get());
+    bool ended = eventually([&] { return output.read_some(10ms); }, 5s, 0ms);
+    std::string text = output.out + output.err;
     int status = 0;
     EXPECT_TRUE(eventually([&] { return ::waitpid(launcher, &status, WNOHANG) == launcher; }));
     std::smatch m;

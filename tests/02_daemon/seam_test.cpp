@@ -18,6 +18,7 @@
 #include "daemon.hpp"
 #include "harness/points.hpp"
 #include "harness/proc.hpp"
+#include "harness/server.hpp"
 #include "harness/wait.hpp"
 
 namespace forklab::test {
@@ -73,26 +74,10 @@ Launch launch(const std::function<void(Readiness&, int)>& body) {
     err.write_end.reset();
     tell.write_end.reset();
     hold.read_end.reset();
-    bool out_open = true;
-    bool err_open = true;
-    result.eof = eventually(
-        [&] {
-            pollfd fds[2] = {{out_open ? out.read_end.get() : -1, POLLIN, 0},
-                             {err_open ? err.read_end.get() : -1, POLLIN, 0}};
-            if (::poll(fds, 2, 10) > 0) {
-                for (int i = 0; i < 2; ++i) {
-                    char buf[512];
-                    ssize_t n = fds[i].revents != 0 ? ::read(fds[i].fd, buf, sizeof buf) : -1;
-                    if (n > 0) {
-                        (i == 0 ? result.out : result.err).append(buf, static_cast<std::size_t>(n));
-                    } else if (n == 0) {
-                        (i == 0 ? out_open : err_open) = false;
-                    }
-                }
-            }
-            return !out_open && !err_open;
-        },
-        5s, 0ms);
+    ChildOutput output(out.read_end.get(), err.read_end.get());
+    result.eof = eventually([&] { return output.read_some(10ms); }, 5s, 0ms);
+    result.out = std::move(output.out);
+    result.err = std::move(output.err);
     int status = 0;
     if (eventually([&] { return ::waitpid(launcher, &status, WNOHANG) == launcher; }, 5s)) {
         result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -69,6 +69,25 @@ std::string server_binary() {
     return path != nullptr ? path : "";
 }
 
+bool ChildOutput::read_some(std::chrono::milliseconds wait) {
+    pollfd fds[2] = {{open_[0] ? fds_[0] : -1, POLLIN, 0}, {open_[1] ? fds_[1] : -1, POLLIN, 0}};
+    if (::poll(fds, 2, static_cast<int>(wait.count())) > 0) {
+        char buf[4096];
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].revents == 0) {
+                continue;
+            }
+            ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+            if (n > 0) {
+                (i == 0 ? out : err).append(buf, static_cast<std::size_t>(n));
+            } else if (n == 0 || errno != EINTR) {
+                open_[i] = false;
+            }
+        }
+    }
+    return done();
+}
+
 RunResult run(const std::string& binary, const std::vector<std::string>& args,
               std::chrono::milliseconds timeout) {
     RunResult result;
@@ -90,9 +109,8 @@ RunResult run(const std::string& binary, const std::vector<std::string>& args,
     auto deadline = Clock::now() + timeout;
     std::optional<Clock::time_point> exited_at;
     int status = 0;
-    bool out_open = true;
-    bool err_open = true;
-    while (out_open || err_open) {
+    ChildOutput output(out.read_end.get(), err.read_end.get());
+    while (!output.done()) {
         if (!exited_at && ::waitpid(pid, &status, WNOHANG) == pid) {
             exited_at = Clock::now();
         }
@@ -101,24 +119,10 @@ RunResult run(const std::string& binary, const std::vector<std::string>& args,
             Clock::now() > deadline) {
             break;
         }
-        pollfd fds[2] = {{out_open ? out.read_end.get() : -1, POLLIN, 0},
-                         {err_open ? err.read_end.get() : -1, POLLIN, 0}};
-        if (::poll(fds, 2, 10) <= 0) {
-            continue;
-        }
-        char buf[4096];
-        for (int i = 0; i < 2; ++i) {
-            if (fds[i].revents == 0) {
-                continue;
-            }
-            ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-            if (n > 0) {
-                (i == 0 ? result.out : result.err).append(buf, static_cast<std::size_t>(n));
-            } else if (n == 0 || errno != EINTR) {
-                (i == 0 ? out_open : err_open) = false;
-            }
-        }
+        output.read_some(std::chrono::milliseconds(10));
     }
+    result.out = std::move(output.out);
+    result.err = std::move(output.err);
     if (!exited_at) {
         if (!eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; },
                         std::chrono::milliseconds(std::max<long>(

@@ -13,6 +13,26 @@ namespace forklab::test {
 /// The binary under test: $FORKLAB_SERVER (set by CTest to chNN_* or exNN_*).
 std::string server_binary();
 
+/// A child's stdout and stderr, read from the read ends of two pipes (borrowed, not closed) as
+/// they come, until both reach end-of-file: a child that fills one pipe while the test waits on
+/// the other would otherwise stall.
+class ChildOutput {
+  public:
+    ChildOutput(int out_fd, int err_fd) : fds_{out_fd, err_fd} {}
+    /// Waits at most \p wait for either pipe and appends what it holds to out or err. Returns
+    /// done().
+    bool read_some(std::chrono::milliseconds wait);
+    /// True once both pipes have reached end-of-file (or failed).
+    [[nodiscard]] bool done() const { return !open_[0] && !open_[1]; }
+
+    std::string out;  ///< What came on the first pipe.
+    std::string err;  ///< What came on the second.
+
+  private:
+    int fds_[2];
+    bool open_[2] = {true, true};
+};
+
 /// What a finished command produced.
 struct RunResult {
     int exit_code = -1;      ///< Exit code, or 128+signal.
