@@ -29,13 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 void spit(const std::string& path, const std::string& text) {
     std::ofstream(path) << text;
 }

@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <sstream>
 #include <system_error>
 
 #include "daemon.hpp"
@@ -28,13 +27,6 @@ namespace fs = std::filesystem;
 using forklab::ch02::AlreadyRunning;
 using forklab::ch02::PidFile;
 using forklab::ch02::Readiness;
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 /// What the caller of a launcher saw.
 struct Launch {

@@ -418,8 +418,7 @@ TEST(Prefork, Usr1ReopensTheLogInTheMasterAndEveryWorker) {
             return std::find(fds.begin(), fds.end(), log + ".1") != fds.end();
         });
     })) << "a process still writes to the rotated log";
-    std::ifstream in(log);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string text = slurp(log);
     EXPECT_EQ(count_of(text, "log reopened"), 4u) << text;
     EXPECT_EQ(server.stop(SIGTERM), 0);
 }
@@ -480,9 +479,7 @@ TEST(Prefork, APlantedSymlinkAsLockFileIsRefused) {
         run(server_binary(), {"--listen", "127.0.0.1:0", "--lock-file", dir + "/lock"}, 3s);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find(dir + "/lock"), std::string::npos) << r.err;
-    std::ifstream in(dir + "/precious");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_EQ(text, "do not touch\n");
+    EXPECT_EQ(slurp(dir + "/precious"), "do not touch\n");
 }
 
 // A worker that cannot set up exits with the "fatal setup" code: respawning cannot help, so the

@@ -10,8 +10,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "harness/proc.hpp"
 #include "harness/wait.hpp"
@@ -21,47 +19,6 @@ namespace forklab::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-/// Parses one reply at the front of \p in (no body after a HEAD); returns how many bytes it used
-/// (0: incomplete).
-std::size_t parse_reply(const std::string& in, HttpReply& reply, bool head) {
-    std::size_t head_end = in.find("\r\n\r\n");
-    if (head_end == std::string::npos) {
-        return 0;
-    }
-    reply = HttpReply();
-    std::istringstream lines(in.substr(0, head_end));
-    std::string line;
-    std::getline(lines, line);
-    if (line.rfind("HTTP/1.", 0) != 0 || line.size() < 12) {
-        reply.error = "bad status line: " + line;
-        return head_end + 4;
-    }
-    reply.status = std::atoi(line.c_str() + 9);
-    while (std::getline(lines, line)) {
-        if (!line.empty() && line.back() == '\r') {
-            line.pop_back();
-        }
-        std::size_t colon = line.find(':');
-        if (colon == std::string::npos) {
-            continue;
-        }
-        std::string name = line.substr(0, colon);
-        std::transform(name.begin(), name.end(), name.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        std::string value = line.substr(colon + 1);
-        value.erase(0, value.find_first_not_of(' '));
-        reply.headers[name] = value;
-    }
-    std::size_t length =
-        head ? 0 : std::strtoul(reply.header("content-length").c_str(), nullptr, 10);
-    if (in.size() < head_end + 4 + length) {
-        return 0;
-    }
-    reply.body = in.substr(head_end + 4, length);
-    reply.complete = true;
-    return head_end + 4 + length;
-}
 
 }  // namespace
 
@@ -100,25 +57,8 @@ std::vector<long> json_numbers(const std::string& json, const std::string& key) 
 }
 
 long cpu_ticks(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::size_t paren = text.rfind(')');
-    if (paren == std::string::npos) {
-        return -1;
-    }
-    std::istringstream fields(text.substr(paren + 2));
-    std::string f;
-    long utime = 0;
-    long stime = 0;
-    for (int i = 3; fields >> f; ++i) {  // field 3 is the state
-        if (i == 14) {
-            utime = std::atol(f.c_str());
-        } else if (i == 15) {
-            stime = std::atol(f.c_str());
-            break;
-        }
-    }
-    return utime + stime;
+    std::optional<ProcStat> s = proc_stat(pid);
+    return s ? s->utime + s->stime : -1;
 }
 
 Client::Client(int port) : fd_(connect_to(port)) {}
@@ -132,32 +72,7 @@ bool Client::get(const std::string& path, const std::string& headers) {
 }
 
 HttpReply Client::reply(std::chrono::milliseconds timeout, bool head) {
-    auto deadline = Clock::now() + timeout;
-    HttpReply reply;
-    for (;;) {
-        if (std::size_t used = parse_reply(in_, reply, head)) {
-            in_.erase(0, used);
-            return reply;
-        }
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        pollfd p{fd_.get(), POLLIN, 0};
-        int n = ::poll(&p, 1, static_cast<int>(std::max<long>(0, left.count())));
-        if (n == 0) {
-            reply.error = "timeout";
-            return reply;
-        }
-        if (n == -1) {
-            continue;
-        }
-        char buf[65536];
-        ssize_t got = ::read(fd_.get(), buf, sizeof buf);
-        if (got > 0) {
-            in_.append(buf, static_cast<std::size_t>(got));
-        } else if (got == 0 || errno != EINTR) {
-            reply.error = got == 0 ? (in_.empty() ? "eof" : "eof in reply") : "reset";
-            return reply;
-        }
-    }
+    return read_reply(fd_.get(), in_, timeout, head);
 }
 
 bool Client::closed_within(std::chrono::milliseconds timeout) {

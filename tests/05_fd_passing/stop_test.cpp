@@ -6,7 +6,6 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -165,8 +164,7 @@ TEST(Stop, Usr1ReopensTheLogInTheMasterAndTheWorkers) {
         ASSERT_TRUE(eventually([&] { return std::filesystem::exists(path); }));
         EXPECT_EQ(server.stop(SIGQUIT), 0);
     }
-    std::ifstream in(path);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string text = slurp(path);
     EXPECT_NE(text.find("master] graceful stop"), std::string::npos) << text;
     EXPECT_NE(text.find("worker] leaving"), std::string::npos) << text;
 }

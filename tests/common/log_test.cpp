@@ -3,20 +3,14 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "forklab/log.hpp"
+#include "harness/procfs.hpp"
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using forklab::procfs::slurp;
 
 class LogTest : public ::testing::Test {
   protected:

@@ -89,26 +89,18 @@ bool send_all(int fd, const std::string& bytes) {
     return write_all(fd, bytes.data(), bytes.size());
 }
 
-HttpReply read_reply(int fd, std::chrono::milliseconds timeout, bool head) {
-    HttpReply reply;
-    auto deadline = Clock::now() + timeout;
-    std::string in;
-    std::size_t head_end = std::string::npos;
-    while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
-        ssize_t n = read_some(fd, in, deadline, reply.error);
-        if (n <= 0) {
-            if (n == 0) {
-                reply.error = in.empty() ? "eof" : "eof in head";
-            }
-            return reply;
-        }
+std::size_t parse_reply(const std::string& in, HttpReply& reply, bool head) {
+    std::size_t head_end = in.find("\r\n\r\n");
+    if (head_end == std::string::npos) {
+        return 0;
     }
+    reply = HttpReply();
     std::string head_text = in.substr(0, head_end);
     std::size_t eol = head_text.find("\r\n");
     std::string status_line = head_text.substr(0, eol);
     if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12) {
         reply.error = "bad status line: " + status_line;
-        return reply;
+        return head_end + 4;
     }
     reply.status = std::atoi(status_line.c_str() + 9);
     for (std::size_t pos = eol; pos != std::string::npos && pos < head_text.size();) {
@@ -126,25 +118,45 @@ HttpReply read_reply(int fd, std::chrono::milliseconds timeout, bool head) {
     }
     if (reply.headers.find("content-length") == reply.headers.end()) {
         reply.error = "no Content-Length";
-        return reply;
+        return head_end + 4;
     }
     std::size_t length =
         head ? 0 : std::strtoul(reply.header("content-length").c_str(), nullptr, 10);
-    reply.body = in.substr(head_end + 4);
-    while (reply.body.size() < length) {
-        ssize_t n = read_some(fd, reply.body, deadline, reply.error);
+    if (in.size() < head_end + 4 + length) {
+        return 0;
+    }
+    reply.body = in.substr(head_end + 4, length);
+    reply.complete = true;
+    return head_end + 4 + length;
+}
+
+HttpReply read_reply(int fd, std::string& buffered, std::chrono::milliseconds timeout, bool head) {
+    HttpReply reply;
+    auto deadline = Clock::now() + timeout;
+    for (;;) {
+        if (std::size_t used = parse_reply(buffered, reply, head)) {
+            buffered.erase(0, used);
+            return reply;
+        }
+        ssize_t n = read_some(fd, buffered, deadline, reply.error);
         if (n <= 0) {
             if (n == 0) {
-                reply.error = "eof in body";
+                reply.error = buffered.empty()                                 ? "eof"
+                              : buffered.find("\r\n\r\n") == std::string::npos ? "eof in head"
+                                                                               : "eof in body";
             }
             return reply;
         }
     }
-    if (reply.body.size() > length) {
+}
+
+HttpReply read_reply(int fd, std::chrono::milliseconds timeout, bool head) {
+    std::string buffered;
+    HttpReply reply = read_reply(fd, buffered, timeout, head);
+    if (reply.complete && !buffered.empty()) {
+        reply.complete = false;
         reply.error = "more bytes than Content-Length";
-        return reply;
     }
-    reply.complete = true;
     return reply;
 }
 

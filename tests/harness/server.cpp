@@ -12,8 +12,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <regex>
 #include <sstream>
 
@@ -210,8 +208,7 @@ Server::~Server() {
 std::string Server::log() const {
     std::string text;
     for (const std::string* path : {&log_path_, &log_file_}) {
-        std::ifstream in(*path);
-        text.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        text += slurp(*path);  // "" for a --log-file the server was not given
     }
     return text;
 }

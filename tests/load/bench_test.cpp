@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "harness/proc.hpp"
@@ -14,12 +12,7 @@
 namespace forklab::load {
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+using procfs::slurp;
 
 TEST(Bench, MeasuresTheCeilingAndStopsIt) {
     test::TempDir dir("forklab-bench-test");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <string>
 
@@ -26,7 +27,16 @@ struct HttpReply {
 Fd connect_to(int port);
 /// Sends all of \p bytes. False if the server closed or reset.
 bool send_all(int fd, const std::string& bytes);
-/// Reads one response from \p fd within \p timeout. A HEAD reply has no body: pass \p head = true.
+/// Parses one response at the front of \p in into \p reply (a HEAD reply, \p head, has no body).
+/// Returns how many bytes it took: 0 while the response is incomplete. A bad status line or a
+/// missing Content-Length takes the head and sets reply.error.
+std::size_t parse_reply(const std::string& in, HttpReply& reply, bool head = false);
+/// Reads one response from \p fd within \p timeout, starting with the bytes already in
+/// \p buffered; what follows the response (a pipelined reply) is left there for the next call.
+HttpReply read_reply(int fd, std::string& buffered, std::chrono::milliseconds timeout,
+                     bool head = false);
+/// Reads the one response of a connection from \p fd within \p timeout: bytes after it are an
+/// error. A HEAD reply has no body: pass \p head = true.
 HttpReply read_reply(int fd, std::chrono::milliseconds timeout, bool head = false);
 /// True when \p fd reaches end-of-file (or a reset) within \p timeout with no further data.
 bool closed_within(int fd, std::chrono::milliseconds timeout);

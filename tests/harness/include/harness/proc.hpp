@@ -17,6 +17,7 @@ using procfs::children_of;
 using procfs::live_children;
 using procfs::proc_stat;
 using procfs::ProcStat;
+using procfs::slurp;  // any small file, not only under /proc: "" when it cannot be read
 
 /// True when \p pid exists and is not a zombie.
 bool alive(pid_t pid);
