@@ -31,13 +31,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-/// The master's live workers.
-std::vector<pid_t> workers(pid_t master) {
-    return live_children(master);
-}
-
 bool has_workers(pid_t master, std::size_t n) {
-    return workers(master).size() == n;
+    return live_children(master).size() == n;
 }
 
 /// FLOCK/POSIX entries of /proc/locks that belong to \p pids: holders and waiters.
@@ -112,7 +107,7 @@ void remove_orphaned_lock(const std::string& lock_file) {
 /// Workers of \p master sleeping in a /sleep request (their kernel wait channel says so).
 int sleeping_workers(pid_t master) {
     int n = 0;
-    for (pid_t w : workers(master)) {
+    for (pid_t w : live_children(master)) {
         n += wchan(w).find("nanosleep") != std::string::npos ? 1 : 0;
     }
     return n;
@@ -120,7 +115,7 @@ int sleeping_workers(pid_t master) {
 
 /// A worker sleeping in a /sleep request (its kernel wait channel says so).
 pid_t sleeping_worker(pid_t master) {
-    for (pid_t w : workers(master)) {
+    for (pid_t w : live_children(master)) {
         if (wchan(w).find("nanosleep") != std::string::npos) {
             return w;
         }
@@ -133,10 +128,10 @@ TEST(Prefork, ThePoolSizeHolds) {
     Server server({"--workers", "4"});
     ASSERT_TRUE(server.ready());
     ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 4); }));
-    auto before = workers(server.pid());
+    auto before = live_children(server.pid());
     auto r = load(server, 8, 400);
     EXPECT_EQ(r.ok, 400) << errors_of(r);
-    EXPECT_EQ(workers(server.pid()), before) << "workers were replaced without a reason";
+    EXPECT_EQ(live_children(server.pid()), before) << "workers were replaced without a reason";
 }
 
 TEST(Prefork, SixtyFourClientsTimesFiftyAllCorrect) {
@@ -159,7 +154,7 @@ TEST(Prefork, AtIdleOneWorkerHoldsTheLockAndTheOthersWait) {
     LockView v;
     bool settled = eventually(
         [&] {
-            v = locks_of(workers(server.pid()));
+            v = locks_of(live_children(server.pid()));
             return v.holders.size() == 1 && v.waiters.size() == 3;
         },
         3s);
@@ -181,7 +176,7 @@ TEST(Prefork, KillingABusyWorkerClosesOnlyItsClient) {
     std::atomic<int> other_status{0};
     std::thread other([&] { other_status = get(server.port(), "/sleep/500").status; });
     ASSERT_TRUE(eventually([&] {
-        for (pid_t w : workers(server.pid())) {
+        for (pid_t w : live_children(server.pid())) {
             if (w != victim && wchan(w).find("nanosleep") != std::string::npos) {
                 return true;
             }
@@ -204,7 +199,7 @@ TEST(Prefork, KillingTheLockHolderTwentyTimesKeepsTheServerAccepting) {
     for (int round = 0; round < 20; ++round) {
         pid_t holder = 0;
         ASSERT_TRUE(eventually([&] {
-            auto v = locks_of(workers(server.pid()));
+            auto v = locks_of(live_children(server.pid()));
             holder = v.holders.empty() ? 0 : v.holders.front();
             return holder != 0 && has_workers(server.pid(), 3);
         })) << "round "
@@ -222,7 +217,7 @@ TEST(Prefork, KillingTheMasterEndsEveryWorkerAndFreesThePort) {
     ASSERT_TRUE(server.ready());
     server.allow_crashes();
     ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 4); }));
-    auto pool = workers(server.pid());
+    auto pool = live_children(server.pid());
     std::string lock_file;
     ASSERT_TRUE(eventually([&] { return !(lock_file = lock_file_of(pool.front())).empty(); }));
     ::kill(server.pid(), SIGKILL);
@@ -248,13 +243,13 @@ TEST(Prefork, HupUnderLoadReplacesEveryWorkerAndLosesNothing) {
     Server server({"--workers", "4"});
     ASSERT_TRUE(server.ready());
     ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 4); }));
-    auto old = workers(server.pid());
+    auto old = live_children(server.pid());
     load::LoadResult r;
     std::thread clients([&] { r = load(server, 8, 0, "/", 1500); });
     ASSERT_EQ(get(server.port(), "/").status, 200);
     server.signal(SIGHUP);
     EXPECT_TRUE(eventually([&] {
-        auto now = workers(server.pid());
+        auto now = live_children(server.pid());
         return now.size() == 4 && std::none_of(old.begin(), old.end(), [&](pid_t w) {
                    return std::find(now.begin(), now.end(), w) != now.end();
                });
@@ -271,7 +266,7 @@ TEST(Prefork, HupLetsTheBusyWorkerFinishAndReplacesEveryone) {
     Server server({"--workers", "3"});
     ASSERT_TRUE(server.ready());
     ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 3); }));
-    auto old = workers(server.pid());
+    auto old = live_children(server.pid());
     Fd client = connect_to(server.port());
     ASSERT_TRUE(send_all(client.get(), "GET /sleep/500 HTTP/1.1\r\n\r\n"));
     ASSERT_TRUE(eventually([&] { return sleeping_workers(server.pid()) == 1; }));
@@ -279,7 +274,7 @@ TEST(Prefork, HupLetsTheBusyWorkerFinishAndReplacesEveryone) {
     HttpReply r = read_reply(client.get(), 5s);
     EXPECT_EQ(r.status, 200) << "the busy worker's client lost its answer: " << r.error;
     EXPECT_TRUE(eventually([&] {
-        auto now = workers(server.pid());
+        auto now = live_children(server.pid());
         return now.size() == 3 && std::none_of(old.begin(), old.end(), [&](pid_t w) {
                    return std::find(now.begin(), now.end(), w) != now.end();
                });
@@ -331,7 +326,7 @@ TEST(Prefork, TermStopsAtOnce) {
     Fd client = connect_to(server.port());
     ASSERT_TRUE(send_all(client.get(), "GET /sleep/20000 HTTP/1.1\r\n\r\n"));
     ASSERT_TRUE(eventually([&] { return sleeping_workers(server.pid()) == 1; }));
-    auto pool = workers(server.pid());
+    auto pool = live_children(server.pid());
     auto start = std::chrono::steady_clock::now();
     EXPECT_EQ(server.stop(SIGTERM, 5s), 0);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
@@ -377,7 +372,7 @@ TEST(Prefork, StatusShowsTheScoreboard) {
     ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 3); }));
     std::string status = get(server.port(), "/status").body;
     EXPECT_NE(status.find("accept lock flock"), std::string::npos) << status;
-    for (pid_t w : workers(server.pid())) {
+    for (pid_t w : live_children(server.pid())) {
         EXPECT_NE(status.find(std::to_string(w)), std::string::npos) << status;
     }
     EXPECT_NE(get(server.port(), "/status?json").body.find("\"workers\":[{\"pid\":"),
@@ -410,7 +405,7 @@ TEST(Prefork, Usr1ReopensTheLogInTheMasterAndEveryWorker) {
     ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 3); }));
     fs::rename(log, log + ".1");
     server.signal(SIGUSR1);
-    auto pool = workers(server.pid());
+    auto pool = live_children(server.pid());
     pool.push_back(server.pid());
     EXPECT_TRUE(eventually([&] {
         return std::none_of(pool.begin(), pool.end(), [&](pid_t p) {
@@ -430,7 +425,7 @@ TEST(Prefork, TheLockFileIsPrivateAndRemovedOnExit) {
     ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 2); }));
     std::string lock_file;
     ASSERT_TRUE(eventually([&] {
-        for (const std::string& target : fd_targets(workers(server.pid()).front())) {
+        for (const std::string& target : fd_targets(live_children(server.pid()).front())) {
             if (target.find(".lock") != std::string::npos) {
                 lock_file = target;
             }
@@ -458,7 +453,7 @@ TEST(Prefork, TheLockDirectoryGoesUnderTmpdir) {
     ASSERT_TRUE(server.ready());
     std::string lock_file;
     EXPECT_TRUE(eventually([&] {
-        std::vector<pid_t> w = workers(server.pid());
+        std::vector<pid_t> w = live_children(server.pid());
         for (const std::string& target :
              w.empty() ? std::vector<std::string>{} : fd_targets(w.front())) {
             lock_file = target.find(".lock") != std::string::npos ? target : lock_file;
@@ -493,7 +488,7 @@ TEST(Prefork, AWorkerThatCannotSetUpStopsTheServer) {
     server.allow_crashes();
     // Both workers past their setup: each holds the lock file open.
     ASSERT_TRUE(eventually([&] {
-        std::vector<pid_t> pool = workers(server.pid());
+        std::vector<pid_t> pool = live_children(server.pid());
         return pool.size() == 2 && std::all_of(pool.begin(), pool.end(), [&](pid_t w) {
                    std::vector<std::string> fds = fd_targets(w);
                    return std::find(fds.begin(), fds.end(), lock) != fds.end();
@@ -502,7 +497,7 @@ TEST(Prefork, AWorkerThatCannotSetUpStopsTheServer) {
     // From now on no new worker can open the lock file.
     fs::remove(lock);
     fs::create_directory(lock);
-    auto pool = workers(server.pid());
+    auto pool = live_children(server.pid());
     ASSERT_FALSE(pool.empty());
     ::kill(pool.front(), SIGKILL);
     EXPECT_TRUE(eventually([&] { return server.exited(); }, 5s)) << "the master did not give up";
@@ -549,7 +544,7 @@ TEST(Prefork, TheMutexSurvivesItsHoldersDeath) {
     server.allow_crashes();
     for (int round = 0; round < 5; ++round) {
         ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 3); }));
-        for (pid_t w : workers(server.pid())) {
+        for (pid_t w : live_children(server.pid())) {
             ::kill(w, SIGKILL);  // one of them holds the mutex
         }
         HttpReply r = get(server.port(), "/", 5s);

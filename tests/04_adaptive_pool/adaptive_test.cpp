@@ -22,14 +22,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<pid_t> workers(pid_t master) {
-    return live_children(master);
-}
-
 /// Workers blocked in accept (the kernel's wait channel says so): the idle ones.
 std::size_t idle_workers(pid_t master) {
     std::size_t n = 0;
-    for (pid_t w : workers(master)) {
+    for (pid_t w : live_children(master)) {
         n += wchan(w).find("accept") != std::string::npos ? 1 : 0;
     }
     return n;
@@ -75,8 +71,8 @@ TEST(Adaptive, AtIdleThePoolSettlesInsideTheMarks) {
         << " idle";
     Server crowded(args({"--start-workers", "12", "--min-idle", "2", "--max-idle", "4"}));
     ASSERT_TRUE(crowded.ready());
-    EXPECT_TRUE(eventually([&] { return workers(crowded.pid()).size() == 4; }))
-        << workers(crowded.pid()).size() << " workers";
+    EXPECT_TRUE(eventually([&] { return live_children(crowded.pid()).size() == 4; }))
+        << live_children(crowded.pid()).size() << " workers";
 }
 
 TEST(Adaptive, GrowsStepwiseUnderSlowLoadAndServesEveryRequest) {
@@ -100,7 +96,7 @@ TEST(Adaptive, TheCapHoldsAndNothingIsRefused) {
     std::atomic<std::size_t> most{0};
     std::thread sampler([&] {
         while (!done) {
-            most = std::max(most.load(), workers(server.pid()).size());
+            most = std::max(most.load(), live_children(server.pid()).size());
             std::this_thread::yield();
         }
     });
@@ -119,12 +115,12 @@ TEST(Adaptive, ShrinksBackWhenTheLoadStopsAndThenStaysStill) {
     ASSERT_TRUE(server.ready());
     ASSERT_EQ(parallel_gets(server.port(), "/sleep/800", 14), 14);
     ASSERT_GT(count(server.log(), "spawning"), 2u);
-    EXPECT_TRUE(eventually([&] { return workers(server.pid()).size() <= 3; }, 15s))
-        << workers(server.pid()).size() << " workers";
+    EXPECT_TRUE(eventually([&] { return live_children(server.pid()).size() <= 3; }, 15s))
+        << live_children(server.pid()).size() << " workers";
     // Then still: no spawn and no retirement for a while (no oscillation around the marks).
-    auto settled = workers(server.pid());
+    auto settled = live_children(server.pid());
     std::size_t decisions = count(server.log(), "spawning") + count(server.log(), "retiring");
-    EXPECT_FALSE(eventually([&] { return workers(server.pid()) != settled; }, 1500ms))
+    EXPECT_FALSE(eventually([&] { return live_children(server.pid()) != settled; }, 1500ms))
         << "the pool moved again at rest";
     EXPECT_EQ(count(server.log(), "spawning") + count(server.log(), "retiring"), decisions);
 }
@@ -141,7 +137,7 @@ TEST(Adaptive, KillingABusyWorkerDuringARampKeepsTheCountsTrue) {
     }
     pid_t victim = 0;
     ASSERT_TRUE(eventually([&] {
-        for (pid_t w : workers(server.pid())) {
+        for (pid_t w : live_children(server.pid())) {
             if (wchan(w).find("nanosleep") != std::string::npos) {
                 victim = w;
                 return true;
@@ -158,7 +154,7 @@ TEST(Adaptive, KillingABusyWorkerDuringARampKeepsTheCountsTrue) {
     EXPECT_TRUE(eventually([&] {
         std::string status = get(server.port(), "/status?json").body;
         std::size_t rows = count(status, "\"pid\":");
-        return rows == workers(server.pid()).size();
+        return rows == live_children(server.pid()).size();
     })) << get(server.port(), "/status").body;
 }
 
@@ -185,18 +181,18 @@ TEST(Adaptive, WorkersLeavingWhileTheirHeartbeatTicksAreNotKilledByIt) {
     Server server(args({"--start-workers", "40", "--min-idle", "40", "--max-idle", "40",
                         "--max-workers", "40", "--heartbeat-interval", "0.01"}));
     ASSERT_TRUE(server.ready());
-    ASSERT_TRUE(eventually([&] { return workers(server.pid()).size() == 40; }, 10s))
-        << workers(server.pid()).size() << " workers";
+    ASSERT_TRUE(eventually([&] { return live_children(server.pid()).size() == 40; }, 10s))
+        << live_children(server.pid()).size() << " workers";
     for (int round = 0; round < 5; ++round) {
-        std::vector<pid_t> old = workers(server.pid());
+        std::vector<pid_t> old = live_children(server.pid());
         ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
         EXPECT_TRUE(eventually(
             [&] {
-                std::vector<pid_t> now = workers(server.pid());
+                std::vector<pid_t> now = live_children(server.pid());
                 return now.size() == 40 && std::none_of(old.begin(), old.end(), alive);
             },
             10s))
-            << "round " << round << ": " << workers(server.pid()).size() << " workers";
+            << "round " << round << ": " << live_children(server.pid()).size() << " workers";
     }
     EXPECT_EQ(server.log().find("Alarm clock"), std::string::npos) << server.log();
     EXPECT_EQ(server.stop(SIGQUIT), 0);
@@ -216,7 +212,7 @@ TEST(Adaptive, Usr1WhileThePoolGrowsKillsNoStartingWorker) {
             for (int i = 0; i < 50; ++i) {
                 ::kill(server.pid(), SIGUSR1);
             }
-            return workers(server.pid()).size() >= 30 || !alive(server.pid());
+            return live_children(server.pid()).size() >= 30 || !alive(server.pid());
         },
         10s));
     EXPECT_TRUE(alive(server.pid())) << server.log();
@@ -276,7 +272,7 @@ TEST(Adaptive, StatusShowsTheCountsAndEveryWorker) {
     ASSERT_TRUE(eventually([&] { return idle_workers(server.pid()) == 3; }));
     std::string status = get(server.port(), "/status").body;
     EXPECT_NE(status.find("idle: 2\nbusy: 1\n"), std::string::npos) << status;
-    for (pid_t w : workers(server.pid())) {
+    for (pid_t w : live_children(server.pid())) {
         EXPECT_NE(status.find(std::to_string(w)), std::string::npos) << status;
     }
 }
@@ -292,7 +288,7 @@ TEST(Adaptive, QuitFinishesRequestsInFlight) {
     }
     ASSERT_TRUE(eventually([&] {
         int sleeping = 0;
-        for (pid_t w : workers(server.pid())) {
+        for (pid_t w : live_children(server.pid())) {
             sleeping += wchan(w).find("nanosleep") != std::string::npos ? 1 : 0;
         }
         return sleeping == 4;

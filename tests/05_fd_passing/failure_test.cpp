@@ -57,7 +57,7 @@ TEST(Failures, KillingAWorkerClosesItsClientsAtOnceAndOnlyThemAndItIsReplaced) {
     EXPECT_GT(others, 0) << "dispatch sent every connection to one worker";
     std::vector<pid_t> after;
     EXPECT_TRUE(eventually([&] {
-        after = workers_of(server.pid());
+        after = live_children(server.pid());
         return after.size() == 2 && std::find(after.begin(), after.end(), victim) == after.end();
     })) << "no replacement";
     std::set<pid_t> seen;
@@ -143,7 +143,7 @@ TEST(Failures, WhenEveryChannelIsFullTheMasterAnswers503AndBlocksNothing) {
         ok += r.status == 200 ? 1 : 0;
     }
     EXPECT_EQ(ok, queued.size()) << "connections waiting in a channel were lost";
-    EXPECT_EQ(workers_of(server.pid()), workers);
+    EXPECT_EQ(live_children(server.pid()), workers);
 }
 
 TEST(Failures, KillingTheMasterEndsEveryWorker) {

@@ -22,10 +22,6 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
-std::vector<pid_t> workers_of(pid_t master) {
-    return live_children(master);
-}
-
 std::vector<pid_t> wait_for_workers(pid_t master, int port, std::size_t n) {
     std::vector<pid_t> out;
     eventually(
@@ -33,7 +29,7 @@ std::vector<pid_t> wait_for_workers(pid_t master, int port, std::size_t n) {
             std::string status = get(port, "/status?json", std::chrono::seconds(2)).body;
             return json_numbers(status, "pid").size() == n &&
                    status.find("\"starting\"") == std::string::npos &&
-                   (out = workers_of(master)).size() == n;
+                   (out = live_children(master)).size() == n;
         },
         std::chrono::seconds(5));
     return out;

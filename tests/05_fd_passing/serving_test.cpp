@@ -149,7 +149,7 @@ TEST(Serving, TenThousandConnectionsLaterNoDescriptorGrowth) {
     EXPECT_TRUE(eventually([&] { return (after = counts()) == before; }, 3s))
         << "descriptors: master " << before[0] << " -> " << after[0] << ", workers " << before[1]
         << " -> " << after[1] << " and " << before[2] << " -> " << after[2];
-    EXPECT_EQ(workers_of(server.pid()), workers) << "no worker died on the way";
+    EXPECT_EQ(live_children(server.pid()), workers) << "no worker died on the way";
 }
 
 TEST(Serving, AThousandIdleConnectionsDoNotSlowTheBusyOnesAndCloseAtTheIdleTimeout) {

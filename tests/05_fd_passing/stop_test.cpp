@@ -135,7 +135,7 @@ TEST(Stop, HupReplacesTheWorkersOneByOneWithoutLosingARequest) {
     std::vector<pid_t> now;
     EXPECT_TRUE(eventually(
         [&] {
-            now = workers_of(server.pid());
+            now = live_children(server.pid());
             return now.size() == 2 && now[0] != old[0] && now[0] != old[1] && now[1] != old[0] &&
                    now[1] != old[1];
         },
