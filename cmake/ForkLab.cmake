@@ -1,26 +1,33 @@
 # Helpers shared by every chapter's build.
 
-# forklab_chapter(<NN_name> SOURCES <files...> [SEAM <reference seam>] [EXERCISE_SEAM <student seam>]
-#                 [REAPER_IS_SEAM] [LIBRARIES <libs...>])
+# forklab_chapter(<NN_name> [SOURCES <files...>] [SEAM <reference seam>]
+#                 [EXERCISE_SEAM <student seam>] [LINKS <earlier chapter libraries...>])
 #
-# Builds the chapter twice from the same sources: `chNN_name` with the reference seam and
-# `exNN_name` with the student's seam from exercises/NN_name/. The seam is the one translation unit
-# that holds the chapter's key idea; everything else is shared between the two builds.
-# Every binary links the reference reaper (common/src/reap_children.cpp) except the exercise build
-# of a chapter whose seam is the reaper itself (REAPER_IS_SEAM: chapter 01).
+# A chapter is a small library of what it teaches plus its main.cpp:
+#   - forklab_chNN_parts (objects): SOURCES, the chapter's files but main.cpp and the seam;
+#   - forklab_chNN (static library): the parts and the reference seam; a later chapter that names
+#     this one as its prerequisite links it (LINKS forklab_chNN), never a later one;
+#   - chNN_name: main.cpp with forklab_chNN (the reference server);
+#   - exNN_name: main.cpp with the parts and the student's seam from exercises/NN_name/ instead of
+#     the reference one. The seam is the one translation unit that holds the chapter's key idea.
+# Headers are included by chapter: "01_fork_server/spawn.hpp" says where a name is taught.
 function(forklab_chapter name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "REAPER_IS_SEAM" "SEAM;EXERCISE_SEAM" "SOURCES;LIBRARIES")
-  add_executable(ch${name} ${arg_SOURCES} ${arg_SEAM})
-  target_link_libraries(ch${name} PRIVATE forklab forklab_reap ${arg_LIBRARIES})
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "SEAM;EXERCISE_SEAM" "SOURCES;LINKS")
+  string(SUBSTRING ${name} 0 2 nn)
+  set(parts forklab_ch${nn}_parts)
+  add_library(${parts} OBJECT ${arg_SOURCES})
+  target_include_directories(${parts} PUBLIC ${PROJECT_SOURCE_DIR}/chapters)
+  target_link_libraries(${parts} PUBLIC forklab ${arg_LINKS})
+  add_library(forklab_ch${nn} STATIC ${arg_SEAM})
+  target_link_libraries(forklab_ch${nn} PUBLIC ${parts})
+
+  add_executable(ch${name} main.cpp)
+  target_link_libraries(ch${name} PRIVATE forklab_ch${nn})
   set_property(GLOBAL APPEND PROPERTY FORKLAB_CHAPTERS ch${name})
-  target_include_directories(ch${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   if(arg_EXERCISE_SEAM)
-    add_executable(ex${name} ${arg_SOURCES} ${arg_EXERCISE_SEAM})
-    target_link_libraries(ex${name} PRIVATE forklab ${arg_LIBRARIES})
-    if(NOT arg_REAPER_IS_SEAM)
-      target_link_libraries(ex${name} PRIVATE forklab_reap)
-    endif()
-    target_include_directories(ex${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+    add_executable(ex${name} main.cpp ${arg_EXERCISE_SEAM})
+    target_link_libraries(ex${name} PRIVATE ${parts})
+    target_include_directories(ex${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})  # the seam's header
   endif()
 endfunction()
 

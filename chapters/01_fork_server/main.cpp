@@ -9,11 +9,11 @@
 #include <csignal>
 #include <iostream>
 
+#include "fork_server.hpp"
 #include "forklab/cli.hpp"
-#include "forklab/fork_server.hpp"
 #include "forklab/log.hpp"
 #include "forklab/net.hpp"
-#include "forklab/signals.hpp"
+#include "signals.hpp"
 
 int main(int argc, char** argv) {
     forklab::ServerOptions options;
@@ -27,22 +27,22 @@ int main(int argc, char** argv) {
         return *code;
     }
     try {
-        forklab::ignore_sigpipe();
+        forklab::ch01::ignore_sigpipe();
         forklab::log::init("parent", options.log_file);
         //! [setup]
-        forklab::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
+        forklab::ch01::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
         forklab::Fd listener = forklab::listen_on(options.listen);
         forklab::Endpoint bound = forklab::local_endpoint(listener.get());
         std::cout << "forklab: listening on " << bound.to_string() << " pid " << ::getpid()
                   << std::endl;  // the readiness line: exactly one, flushed
         //! [setup]
-        forklab::ForkServerConfig config;
+        forklab::ch01::ForkServerConfig config;
         config.max_children = max_children;
         config.graceful_timeout_ms = options.graceful_timeout_ms;
         config.term_is_graceful = true;
         config.drills = options.drills;
         config.limits.read_timeout_ms = options.read_timeout_ms;
-        return forklab::run_fork_server(std::move(listener), signals, config);
+        return forklab::ch01::run_fork_server(std::move(listener), signals, config);
     } catch (const std::exception& e) {
         std::cerr << "ch01_fork_server: " << e.what() << "\n";
         return 1;

@@ -9,12 +9,12 @@
 #include <csignal>
 #include <sstream>
 
+#include "01_fork_server/fork_server.hpp"
+#include "01_fork_server/signals.hpp"
 #include "daemon.hpp"
 #include "forklab/cli.hpp"
-#include "forklab/fork_server.hpp"
 #include "forklab/log.hpp"
 #include "forklab/net.hpp"
-#include "forklab/signals.hpp"
 #include "privileges.hpp"
 
 namespace {
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
         if (!o.foreground) {
             readiness = forklab::ch02::detach({forklab::log::fd()});  // 2. fork, setsid, fork
         }
-        forklab::ignore_sigpipe();        // after detach(), which resets what the caller ignored
+        forklab::ch01::ignore_sigpipe();  // after detach(), which resets what the caller ignored
         forklab::ch02::PidFile pid_file;  // 3. the daemon's own pid, under the daemon's own lock
         if (!o.pid_file.empty()) {
             pid_file = forklab::ch02::PidFile::acquire(o.pid_file);
@@ -58,19 +58,19 @@ int main(int argc, char** argv) {
         if (!o.user.empty()) {
             forklab::ch02::drop_privileges(o.user);  // 5. nothing after this needs root
         }
-        forklab::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGUSR1};  // 6.
+        forklab::ch01::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGUSR1};  // 6.
         std::ostringstream line;
         line << "forklab: listening on " << bound.to_string() << " pid " << ::getpid();
         readiness.ready(line.str());  // 7. stdio to /dev/null, and only now tell the launcher
         forklab::log::line("ready: ", line.str());
         //! [startup]
-        forklab::ForkServerConfig config;
+        forklab::ch01::ForkServerConfig config;
         config.max_children = o.max_children;
         config.graceful_timeout_ms = o.server.graceful_timeout_ms;
         config.term_is_graceful = false;  // TERM/INT fast, QUIT graceful
         config.drills = o.server.drills;
         config.limits.read_timeout_ms = o.server.read_timeout_ms;
-        return forklab::run_fork_server(std::move(listener), signals, config);
+        return forklab::ch01::run_fork_server(std::move(listener), signals, config);
     } catch (const std::exception& e) {
         if (forklab::log::fd() != STDERR_FILENO) {
             forklab::log::line("fatal: ", e.what());  // a log file keeps it for later

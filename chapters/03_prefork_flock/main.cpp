@@ -5,13 +5,13 @@
 #include <csignal>
 #include <iostream>
 
+#include "01_fork_server/signals.hpp"
 #include "accept_lock.hpp"
 #include "forklab/cli.hpp"
 #include "forklab/log.hpp"
 #include "forklab/net.hpp"
-#include "forklab/scoreboard.hpp"
-#include "forklab/signals.hpp"
 #include "pool.hpp"
+#include "scoreboard.hpp"
 
 namespace {
 
@@ -61,14 +61,14 @@ int main(int argc, char** argv) {
     config.limits.read_timeout_ms = options.read_timeout_ms;
     try {
         //! [setup]
-        forklab::ignore_sigpipe();
+        forklab::ch01::ignore_sigpipe();
         forklab::log::init("master", options.log_file);
-        forklab::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1};
+        forklab::ch01::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1};
         forklab::Fd listener = forklab::listen_on(options.listen, {.nonblock = true});
         auto lock = forklab::ch03::AcceptLock::create(lock_kind, lock_file);
         RemoveAtExit remove_lock(lock);
         // Twice the pool: during a HUP an old worker finishes while its replacement already works.
-        forklab::Scoreboard board(static_cast<std::size_t>(config.workers) * 2);
+        forklab::ch03::Scoreboard board(static_cast<std::size_t>(config.workers) * 2);
         std::cout << "forklab: listening on " << forklab::local_endpoint(listener.get()).to_string()
                   << " pid " << ::getpid() << std::endl;
         int code = forklab::ch03::run_pool(listener.get(), lock, board, signals, config);

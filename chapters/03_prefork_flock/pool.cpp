@@ -11,14 +11,15 @@
 #include <cstring>
 #include <string>
 
-#include "forklab/held_signals.hpp"
+#include "01_fork_server/reap.hpp"
+#include "01_fork_server/signals.hpp"
+#include "01_fork_server/spawn.hpp"
 #include "forklab/log.hpp"
-#include "forklab/process.hpp"
-#include "forklab/reap.hpp"
-#include "forklab/rolling_restart.hpp"
-#include "forklab/start_failures.hpp"
-#include "forklab/worker_table.hpp"
+#include "rolling_restart.hpp"
+#include "start_failures.hpp"
 #include "worker.hpp"
+#include "worker_life.hpp"
+#include "worker_table.hpp"
 
 namespace forklab::ch03 {
 
@@ -36,20 +37,20 @@ class Pool {
           config_(config),
           design_(std::string("prefork, accept lock ") + to_string(lock.kind())),
           start_failures_(config.max_start_failures) {}
-    int run(SignalEvents& signals);
+    int run(ch01::SignalEvents& signals);
 
   private:
     enum class Mode { running, graceful, fast };
     bool spawn_worker();
     void keep_size();
     void on_signal(int sig);
-    void on_exit(const ChildExit& end);
+    void on_exit(const ch01::ChildExit& end);
     void after_start_failure(pid_t pid);
     void stop(Mode how);
     void give_up(const std::string& why);
     void hup();
     void replace_next();
-    [[nodiscard]] SlotState state_of(const Worker& w) const {
+    [[nodiscard]] SlotState state_of(const WorkerEntry& w) const {
         return static_cast<SlotState>(board_.slot(w.slot).state.load());
     }
     [[nodiscard]] bool probing() const;
@@ -93,8 +94,8 @@ bool Pool::spawn_worker() {
         // The worker starts with QUIT, HUP and USR1 held until its own handlers are in place (it
         // releases them); SIGINT is ignored: a Ctrl-C is the master's to handle.
         pid_t pid = [&] {
-            HeldSignals held{SIGQUIT, SIGHUP, SIGUSR1};
-            return spawn([&] { return run_worker(context); }, {SIGINT});
+            ch01::BlockedSignals held{SIGQUIT, SIGHUP, SIGUSR1};
+            return ch01::spawn([&] { return run_worker(context); }, {SIGINT});
         }();
         s.pid = pid;
         workers_.add(pid, slot, generation_);
@@ -141,8 +142,8 @@ void Pool::keep_size() {
 //! [keep_size]
 
 //! [on_exit]
-void Pool::on_exit(const ChildExit& end) {
-    std::optional<Worker> w = workers_.remove(end.pid);
+void Pool::on_exit(const ch01::ChildExit& end) {
+    std::optional<WorkerEntry> w = workers_.remove(end.pid);
     if (!w) {
         return;
     }
@@ -245,7 +246,7 @@ void Pool::replace_next() {
 void Pool::on_signal(int sig) {
     switch (sig) {
         case SIGCHLD:
-            for (const ChildExit& end : reap_children()) {
+            for (const ch01::ChildExit& end : ch01::reap_children()) {
                 on_exit(end);
             }
             break;
@@ -282,7 +283,7 @@ Clock::time_point Pool::next_wakeup(Clock::time_point stops) const {
 }
 
 //! [master_loop]
-int Pool::run(SignalEvents& signals) {
+int Pool::run(ch01::SignalEvents& signals) {
     for (;;) {
         if (mode_ == Mode::running) {
             keep_size();  // exactly N: a retired or dead worker's place is taken at once
@@ -310,7 +311,7 @@ int Pool::run(SignalEvents& signals) {
 
 }  // namespace
 
-int run_pool(int listener, AcceptLock& lock, Scoreboard& board, SignalEvents& signals,
+int run_pool(int listener, AcceptLock& lock, Scoreboard& board, ch01::SignalEvents& signals,
              const PoolConfig& config) {
     return Pool(listener, lock, board, config).run(signals);
 }

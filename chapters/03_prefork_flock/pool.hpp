@@ -2,10 +2,10 @@
 /// \brief The master of chapter 03: keeps exactly N workers, replaces them, stops them.
 #pragma once
 
+#include "01_fork_server/signals.hpp"
 #include "accept_lock.hpp"
-#include "forklab/scoreboard.hpp"
 #include "forklab/serve.hpp"
-#include "forklab/signals.hpp"
+#include "scoreboard.hpp"
 
 namespace forklab::ch03 {
 
@@ -25,7 +25,7 @@ struct PoolConfig {
 /// after giving up (a worker could not set up, or workers kept dying at start). \p signals must
 /// route SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP and SIGUSR1; \p board needs at least
 /// workers + 1 slots (a HUP runs one extra worker). The master never accepts: it only watches.
-int run_pool(int listener, AcceptLock& lock, Scoreboard& board, SignalEvents& signals,
+int run_pool(int listener, AcceptLock& lock, Scoreboard& board, ch01::SignalEvents& signals,
              const PoolConfig& config);
 
 }  // namespace forklab::ch03

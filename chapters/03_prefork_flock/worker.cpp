@@ -10,12 +10,11 @@
 #include <optional>
 #include <sstream>
 
-#include "forklab/acceptor.hpp"
-#include "forklab/held_signals.hpp"
+#include "01_fork_server/acceptor.hpp"
+#include "01_fork_server/signals.hpp"
+#include "01_fork_server/spawn.hpp"
 #include "forklab/log.hpp"
-#include "forklab/process.hpp"
-#include "forklab/signals.hpp"
-#include "forklab/worker_life.hpp"
+#include "worker_life.hpp"
 
 namespace forklab::ch03 {
 
@@ -27,14 +26,14 @@ constexpr int max_drained = 128;
 
 class WorkerLoop {
   public:
-    WorkerLoop(const WorkerContext& c, SignalEvents& signals, Acceptor& acceptor)
+    WorkerLoop(const WorkerContext& c, ch01::SignalEvents& signals, ch01::Acceptor& acceptor)
         : c_(c), slot_(c.board.slot(c.slot)), signals_(signals), acceptor_(acceptor) {}
     int run();
 
   private:
     enum class Told { nothing, leave, drain_and_leave };
     void look_at_signals();
-    AcceptResult take_one();
+    ch01::AcceptResult take_one();
     void serve(Fd conn);
     void drain();
     void set(SlotState s) { slot_.state = static_cast<int>(s); }
@@ -42,8 +41,8 @@ class WorkerLoop {
 
     const WorkerContext& c_;
     Slot& slot_;
-    SignalEvents& signals_;
-    Acceptor& acceptor_;
+    ch01::SignalEvents& signals_;
+    ch01::Acceptor& acceptor_;
     AppContext app_{c_.drills, [this](bool json) { return status(json); }};
     Told told_ = Told::nothing;
 };
@@ -72,10 +71,10 @@ void WorkerLoop::look_at_signals() {
 
 //! [take_one]
 /// Holding the lock: one connection, or nothing when a signal came first.
-AcceptResult WorkerLoop::take_one() {
+ch01::AcceptResult WorkerLoop::take_one() {
     // Under load a connection is already queued: no need to wait for it.
-    AcceptResult r = acceptor_.accept();
-    if (r.status != AcceptStatus::would_block) {
+    ch01::AcceptResult r = acceptor_.accept();
+    if (r.status != ch01::AcceptStatus::would_block) {
         return r;
     }
     // Wait for a client *and* for the signal pipe: a stop must not wait for the next client.
@@ -109,15 +108,15 @@ int WorkerLoop::run() {
             continue;  // EINTR: a signal
         }
         set(SlotState::accepting);
-        AcceptResult r = take_one();
+        ch01::AcceptResult r = take_one();
         c_.lock.release();  // before serving: the next worker may wait in accept meanwhile
-        if (r.status == AcceptStatus::accepted) {
+        if (r.status == ch01::AcceptStatus::accepted) {
             serve(std::move(r.conn));
-        } else if (r.status == AcceptStatus::backoff) {
+        } else if (r.status == ch01::AcceptStatus::backoff) {
             // Out of memory or descriptors and nothing to shed: do not spin on the listener.
             set(SlotState::waiting);
             pollfd p{signals_.fd(), POLLIN, 0};
-            ::poll(&p, 1, Acceptor::backoff_ms);
+            ::poll(&p, 1, ch01::Acceptor::backoff_ms);
         }
     }
     set(SlotState::exiting);
@@ -132,10 +131,10 @@ int WorkerLoop::run() {
 /// would be reset. Serve it first (every leaving worker does, without the lock).
 void WorkerLoop::drain() {
     for (int n = 0; n < max_drained; ++n) {
-        AcceptResult r = acceptor_.accept();
-        if (r.status == AcceptStatus::accepted) {
+        ch01::AcceptResult r = acceptor_.accept();
+        if (r.status == ch01::AcceptStatus::accepted) {
             serve(std::move(r.conn));
-        } else if (r.status != AcceptStatus::retry && r.status != AcceptStatus::shed) {
+        } else if (r.status != ch01::AcceptStatus::retry && r.status != ch01::AcceptStatus::shed) {
             break;  // the queue is empty
         }
     }
@@ -154,9 +153,9 @@ int run_worker(const WorkerContext& c) {
     }
     // The one place in the kit that wants EINTR: without SA_RESTART, a QUIT or HUP makes a
     // flock() or fcntl(F_SETLKW) that is waiting for the lock fail with EINTR.
-    SignalEvents signals({SIGQUIT, SIGHUP, SIGUSR1}, false);
-    release_held({SIGQUIT, SIGHUP, SIGUSR1});  // held by the master since the fork
-    std::optional<Acceptor> acceptor;
+    ch01::SignalEvents signals({SIGQUIT, SIGHUP, SIGUSR1}, false);
+    ch01::unblock_signals({SIGQUIT, SIGHUP, SIGUSR1});  // held by the master since the fork
+    std::optional<ch01::Acceptor> acceptor;
     try {
         c.lock.open_in_worker();
         acceptor.emplace(c.listener);

@@ -7,8 +7,8 @@
 #include <cstddef>
 
 #include "accept_lock.hpp"
-#include "forklab/scoreboard.hpp"
 #include "forklab/serve.hpp"
+#include "scoreboard.hpp"
 
 namespace forklab::ch03 {
 
@@ -29,7 +29,7 @@ struct WorkerContext {
 
 /// The worker's whole life: the body given to spawn(), whose return value is the exit code.
 ///
-/// Signals (the master forks the worker with SIGQUIT, SIGHUP and SIGUSR1 held, see HeldSignals,
+/// Signals (the master forks the worker with SIGQUIT, SIGHUP and SIGUSR1 held, see BlockedSignals,
 /// and the worker releases them once its handlers are in place; the master repeats a stop signal
 /// until the worker is gone):
 /// - SIGHUP: finish the connection in hand, then exit 0 (replaced by a new worker).

@@ -5,11 +5,11 @@
 #include <csignal>
 #include <iostream>
 
+#include "01_fork_server/signals.hpp"
+#include "03_prefork_flock/scoreboard.hpp"
 #include "forklab/cli.hpp"
 #include "forklab/log.hpp"
 #include "forklab/net.hpp"
-#include "forklab/scoreboard.hpp"
-#include "forklab/signals.hpp"
 #include "pool.hpp"
 
 int main(int argc, char** argv) {
@@ -53,13 +53,13 @@ int main(int argc, char** argv) {
     config.drills = options.drills;
     config.limits.read_timeout_ms = options.read_timeout_ms;
     try {
-        forklab::ignore_sigpipe();
+        forklab::ch01::ignore_sigpipe();
         forklab::log::init("master", options.log_file);
-        forklab::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT,  SIGQUIT,
-                                      SIGHUP,  SIGUSR1, SIGTTIN, SIGTTOU};
+        forklab::ch01::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT,  SIGQUIT,
+                                            SIGHUP,  SIGUSR1, SIGTTIN, SIGTTOU};
         forklab::Fd listener = forklab::listen_on(options.listen);
         // Room for every worker the cap allows, plus those still leaving.
-        forklab::Scoreboard board(static_cast<std::size_t>(p.max_workers) * 2);
+        forklab::ch03::Scoreboard board(static_cast<std::size_t>(p.max_workers) * 2);
         std::cout << "forklab: listening on " << forklab::local_endpoint(listener.get()).to_string()
                   << " pid " << ::getpid() << std::endl;
         return forklab::ch04::run_pool(listener.get(), board, signals, config);

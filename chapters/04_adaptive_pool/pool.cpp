@@ -12,12 +12,12 @@
 #include <map>
 #include <set>
 
+#include "01_fork_server/reap.hpp"
+#include "01_fork_server/signals.hpp"
+#include "01_fork_server/spawn.hpp"
+#include "03_prefork_flock/start_failures.hpp"
 #include "forklab/fd.hpp"
-#include "forklab/held_signals.hpp"
 #include "forklab/log.hpp"
-#include "forklab/process.hpp"
-#include "forklab/reap.hpp"
-#include "forklab/start_failures.hpp"
 #include "records.hpp"
 #include "worker.hpp"
 
@@ -45,8 +45,8 @@ struct Worker {
 
 class Pool {
   public:
-    Pool(int listener, Scoreboard& board, PoolConfig config);
-    int run(SignalEvents& signals);
+    Pool(int listener, ch03::Scoreboard& board, PoolConfig config);
+    int run(ch01::SignalEvents& signals);
 
   private:
     enum class Mode { running, graceful, fast };
@@ -55,20 +55,20 @@ class Pool {
     void maintain();
     void check_heartbeats();
     void on_signal(int sig);
-    void on_exit(const ChildExit& end);
+    void on_exit(const ch01::ChildExit& end);
     void stop(Mode how);
     void retire(pid_t pid, const char* why);
     void signal_all(int sig);
 
     int listener_;
-    Scoreboard& board_;
+    ch03::Scoreboard& board_;
     PoolConfig config_;
     Pipe pipe_;
     RecordReader reader_;
     std::map<pid_t, Worker> workers_;
     std::set<pid_t> gone_;  // recently reaped: their last records may still be in the pipe
     PolicyState policy_state_;
-    StartFailures start_failures_{5};
+    ch03::StartFailures start_failures_{5};
     Mode mode_ = Mode::running;
     int exit_code_ = 0;
     Clock::time_point next_maintenance_ = Clock::now();
@@ -77,7 +77,7 @@ class Pool {
     Clock::time_point resend_at_{};
 };
 
-Pool::Pool(int listener, Scoreboard& board, PoolConfig config)
+Pool::Pool(int listener, ch03::Scoreboard& board, PoolConfig config)
     : listener_(listener), board_(board), config_(config), pipe_(make_pipe()) {
     set_nonblocking(pipe_.read_end.get());  // the master never blocks on a read
 }
@@ -100,17 +100,17 @@ void Pool::spawn_worker() {
     try {
         // QUIT, HUP and USR1 are held until the worker's handlers are in place (it releases
         // them): a USR1 for log rotation must not kill a worker that is still starting.
-        HeldSignals held{SIGQUIT, SIGHUP, SIGUSR1};
-        pid_t pid = spawn(
+        ch01::BlockedSignals held{SIGQUIT, SIGHUP, SIGUSR1};
+        pid_t pid = ch01::spawn(
             [&] {
                 pipe_.read_end.reset();  // the worker only writes
                 return run_worker(context);
             },
             {SIGINT});
-        Slot& s = board_.slot(slot);
+        ch03::Slot& s = board_.slot(slot);
         s.requests = 0;
-        s.state = static_cast<int>(SlotState::starting);
-        s.started_ms = Scoreboard::now_ms();
+        s.state = static_cast<int>(ch03::SlotState::starting);
+        s.started_ms = ch03::Scoreboard::now_ms();
         s.pid = pid;
         Worker w;
         w.slot = slot;
@@ -217,7 +217,7 @@ void Pool::check_heartbeats() {
     }
 }
 
-void Pool::on_exit(const ChildExit& end) {
+void Pool::on_exit(const ch01::ChildExit& end) {
     auto it = workers_.find(end.pid);
     if (it == workers_.end()) {
         return;
@@ -228,9 +228,9 @@ void Pool::on_exit(const ChildExit& end) {
     if (gone_.size() > 256) {
         gone_.erase(gone_.begin());
     }
-    Slot& s = board_.slot(w.slot);
+    ch03::Slot& s = board_.slot(w.slot);
     s.pid = 0;
-    s.state = static_cast<int>(SlotState::free);
+    s.state = static_cast<int>(ch03::SlotState::free);
     bool expected_term = (w.hung || mode_ == Mode::fast) && end.signaled() &&
                          (end.signal() == SIGTERM || end.signal() == SIGKILL);
     std::string why = w.hung                   ? "replaced after hanging"
@@ -285,7 +285,7 @@ void Pool::on_signal(int sig) {
     PolicyConfig& p = config_.policy;
     switch (sig) {
         case SIGCHLD:
-            for (const ChildExit& end : reap_children()) {
+            for (const ch01::ChildExit& end : ch01::reap_children()) {
                 on_exit(end);
             }
             break;
@@ -323,7 +323,7 @@ void Pool::on_signal(int sig) {
 }
 
 //! [master_loop]
-int Pool::run(SignalEvents& signals) {
+int Pool::run(ch01::SignalEvents& signals) {
     for (long i = 0; i < config_.start_workers; ++i) {
         spawn_worker();
     }
@@ -368,7 +368,8 @@ int Pool::run(SignalEvents& signals) {
 
 }  // namespace
 
-int run_pool(int listener, Scoreboard& board, SignalEvents& signals, PoolConfig config) {
+int run_pool(int listener, ch03::Scoreboard& board, ch01::SignalEvents& signals,
+             PoolConfig config) {
     return Pool(listener, board, config).run(signals);
 }
 

@@ -2,9 +2,9 @@
 /// \brief The master of chapter 04: grows and shrinks the pool between the idle water marks.
 #pragma once
 
-#include "forklab/scoreboard.hpp"
+#include "01_fork_server/signals.hpp"
+#include "03_prefork_flock/scoreboard.hpp"
 #include "forklab/serve.hpp"
-#include "forklab/signals.hpp"
 #include "policy.hpp"
 
 namespace forklab::ch04 {
@@ -26,6 +26,6 @@ struct PoolConfig {
 /// Runs the master until the pool is stopped; returns the exit code (1 after giving up on a
 /// crash loop). \p signals must route SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,
 /// SIGTTIN and SIGTTOU.
-int run_pool(int listener, Scoreboard& board, SignalEvents& signals, PoolConfig config);
+int run_pool(int listener, ch03::Scoreboard& board, ch01::SignalEvents& signals, PoolConfig config);
 
 }  // namespace forklab::ch04

@@ -8,12 +8,11 @@
 #include <csignal>
 #include <sstream>
 
-#include "forklab/acceptor.hpp"
-#include "forklab/held_signals.hpp"
+#include "01_fork_server/acceptor.hpp"
+#include "01_fork_server/signals.hpp"
+#include "01_fork_server/spawn.hpp"
+#include "03_prefork_flock/worker_life.hpp"
 #include "forklab/log.hpp"
-#include "forklab/process.hpp"
-#include "forklab/signals.hpp"
-#include "forklab/worker_life.hpp"
 #include "records.hpp"
 
 namespace forklab::ch04 {
@@ -38,15 +37,16 @@ class HeartbeatTimer {
     HeartbeatTimer& operator=(const HeartbeatTimer&) = delete;
 };
 
-std::string render_status(const Scoreboard& board, bool json) {
+std::string render_status(const ch03::Scoreboard& board, bool json) {
     std::size_t idle = 0;
     std::size_t busy = 0;
     for (std::size_t i = 0; i < board.size(); ++i) {
-        const Slot& s = board.slot(i);
+        const ch03::Slot& s = board.slot(i);
         if (s.pid != 0) {
-            auto state = static_cast<SlotState>(s.state.load());
-            idle += state == SlotState::accepting || state == SlotState::starting ? 1 : 0;
-            busy += state == SlotState::busy ? 1 : 0;
+            auto state = static_cast<ch03::SlotState>(s.state.load());
+            idle +=
+                state == ch03::SlotState::accepting || state == ch03::SlotState::starting ? 1 : 0;
+            busy += state == ch03::SlotState::busy ? 1 : 0;
         }
     }
     std::ostringstream out;
@@ -64,22 +64,22 @@ std::string render_status(const Scoreboard& board, bool json) {
 
 //! [worker_loop]
 int run_worker(const WorkerContext& c) {
-    if (!die_with_master(c.master)) {
+    if (!ch03::die_with_master(c.master)) {
         return 0;
     }
     log::set_role("worker");
     if (c.fail_at_start) {
         log::line("drill: failing at start");
-        return exit_fatal_setup;
+        return ch03::exit_fatal_setup;
     }
-    Slot& slot = c.board.slot(c.slot);
+    ch03::Slot& slot = c.board.slot(c.slot);
     // Without SA_RESTART, so that every signal (the heartbeat timer included) interrupts accept.
-    SignalEvents signals({SIGQUIT, SIGHUP, SIGUSR1, SIGALRM}, false);
-    release_held({SIGQUIT, SIGHUP, SIGUSR1});  // held by the master since the fork
+    ch01::SignalEvents signals({SIGQUIT, SIGHUP, SIGUSR1, SIGALRM}, false);
+    ch01::unblock_signals({SIGQUIT, SIGHUP, SIGUSR1});  // held by the master since the fork
     HeartbeatTimer heartbeat(c.heartbeat_ms);  // declared after signals: stopped before them
-    Acceptor acceptor(c.listener);
+    ch01::Acceptor acceptor(c.listener);
     AppContext app{c.drills, [&c](bool json) { return render_status(c.board, json); }};
-    long limit = jittered_limit(c.max_requests);
+    long limit = ch03::jittered_limit(c.max_requests);
     unsigned long served = 0;
     bool stopping = false;
     auto report = [&](RecordKind kind) {
@@ -98,23 +98,23 @@ int run_worker(const WorkerContext& c) {
             }
         }
     };
-    slot.state = static_cast<int>(SlotState::accepting);
+    slot.state = static_cast<int>(ch03::SlotState::accepting);
     report(RecordKind::idle);
     while (!stopping && (limit == 0 || static_cast<long>(served) < limit)) {
-        AcceptResult r = acceptor.accept();  // blocks; any signal interrupts it (EINTR)
-        if (r.status == AcceptStatus::accepted) {
-            slot.state = static_cast<int>(SlotState::busy);
+        ch01::AcceptResult r = acceptor.accept();  // blocks; any signal interrupts it (EINTR)
+        if (r.status == ch01::AcceptStatus::accepted) {
+            slot.state = static_cast<int>(ch03::SlotState::busy);
             report(RecordKind::busy);
             serve_one(std::move(r.conn), app, c.limits);
             slot.requests = ++served;
-            slot.state = static_cast<int>(SlotState::accepting);
+            slot.state = static_cast<int>(ch03::SlotState::accepting);
             report(RecordKind::idle);
-        } else if (r.status == AcceptStatus::backoff) {
-            ::usleep(Acceptor::backoff_ms * 1000);
+        } else if (r.status == ch01::AcceptStatus::backoff) {
+            ::usleep(ch01::Acceptor::backoff_ms * 1000);
         }
         look_at_signals();
     }
-    slot.state = static_cast<int>(SlotState::exiting);
+    slot.state = static_cast<int>(ch03::SlotState::exiting);
     report(RecordKind::exiting);
     return 0;
 }

@@ -9,16 +9,16 @@
 #include <cstdlib>
 #include <functional>
 
+#include "01_fork_server/signals.hpp"
 #include "channel.hpp"
 #include "connection.hpp"
-#include "forklab/signals.hpp"
 
 namespace forklab::ch05 {
 
 using std::chrono::milliseconds;
 
 Connections::Connections(int epoll, const ConnectionLimits& limits, Ownership ownership,
-                         const AppContext& app, Slot& slot, HandBack hand_back)
+                         const AppContext& app, ch03::Slot& slot, HandBack hand_back)
     : epoll_(epoll),
       limits_(limits),
       ownership_(std::move(ownership)),
@@ -175,7 +175,7 @@ void Connections::serve(Conn& c, Clock::time_point now) {
             std::abort();  // every connection of this worker closes with it
         }
         if (response.drill == Drill::hang) {
-            BlockAllSignals blocked;  // stuck for good: only SIGKILL ends this
+            ch01::BlockedSignals blocked;  // stuck for good: only SIGKILL ends this
             for (;;) {
                 ::pause();
             }

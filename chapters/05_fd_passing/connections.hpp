@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "03_prefork_flock/scoreboard.hpp"
 #include "forklab/app.hpp"
 #include "forklab/fd.hpp"
-#include "forklab/scoreboard.hpp"
 #include "route.hpp"
 #include "timers.hpp"
 
@@ -49,7 +49,7 @@ class Connections {
     /// \p epoll is the worker's epoll instance (not owned); \p slot its scoreboard slot, whose
     /// `open` count goes down by one for every connection that leaves (the master raised it).
     Connections(int epoll, const ConnectionLimits& limits, Ownership ownership,
-                const AppContext& app, Slot& slot, HandBack hand_back);
+                const AppContext& app, ch03::Slot& slot, HandBack hand_back);
     ~Connections();
     Connections(const Connections&) = delete;
     Connections& operator=(const Connections&) = delete;
@@ -100,7 +100,7 @@ class Connections {
     ConnectionLimits limits_;
     Ownership ownership_;
     const AppContext& app_;
-    Slot& slot_;
+    ch03::Slot& slot_;
     HandBack hand_back_;
     std::vector<std::unique_ptr<Conn>> table_;  // by descriptor
     std::vector<std::unique_ptr<Conn>> spare_;  // closed ones, kept for reuse

@@ -7,12 +7,12 @@
 #include <csignal>
 #include <iostream>
 
+#include "01_fork_server/signals.hpp"
+#include "03_prefork_flock/scoreboard.hpp"
 #include "dispatch.hpp"
 #include "forklab/cli.hpp"
 #include "forklab/log.hpp"
 #include "forklab/net.hpp"
-#include "forklab/scoreboard.hpp"
-#include "forklab/signals.hpp"
 #include "master.hpp"
 #include "route.hpp"
 #include "stats.hpp"
@@ -56,12 +56,12 @@ int main(int argc, char** argv) {
             std::clamp(static_cast<long>(nofile.rlim_cur) - 32, 1L, limits.max_connections);
     }
     try {
-        forklab::ignore_sigpipe();
+        forklab::ch01::ignore_sigpipe();
         forklab::log::init("master", options.log_file);
         // Before anything forks: every signal becomes an event of the master's loop.
-        forklab::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1};
+        forklab::ch01::SignalEvents signals{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1};
         forklab::Fd listener = forklab::listen_on(options.listen, {.nonblock = true});
-        forklab::Scoreboard board(static_cast<std::size_t>(config.workers) * 2 + 2);
+        forklab::ch03::Scoreboard board(static_cast<std::size_t>(config.workers) * 2 + 2);
         forklab::ch05::SharedStats stats;
         std::cout << "forklab: listening on " << forklab::local_endpoint(listener.get()).to_string()
                   << " pid " << ::getpid() << std::endl;

@@ -8,15 +8,15 @@
 #include <csignal>
 #include <cstring>
 
+#include "01_fork_server/reap.hpp"
 #include "forklab/error.hpp"
 #include "forklab/log.hpp"
-#include "forklab/reap.hpp"
 #include "master_state.hpp"
 
 namespace forklab::ch05 {
 
-Master::Master(Fd listener, Scoreboard& board, DispatchStats& stats, SignalEvents& signals,
-               const MasterConfig& config)
+Master::Master(Fd listener, ch03::Scoreboard& board, DispatchStats& stats,
+               ch01::SignalEvents& signals, const MasterConfig& config)
     : listener_(std::move(listener)),
       board_(board),
       stats_(stats),
@@ -39,28 +39,28 @@ Master::Master(Fd listener, Scoreboard& board, DispatchStats& stats, SignalEvent
 //! [accept]
 void Master::accept_some(int most) {
     for (int i = 0; i < most && accepting_; ++i) {
-        AcceptResult r = acceptor_.accept();
+        ch01::AcceptResult r = acceptor_.accept();
         switch (r.status) {
-            case AcceptStatus::accepted:
+            case ch01::AcceptStatus::accepted:
                 starved_ = false;
                 ++stats_.accepted;
                 message_.command = Command::connection;
                 message_.bytes = 0;
                 dispatch(std::move(r.conn));
                 continue;
-            case AcceptStatus::retry:
+            case ch01::AcceptStatus::retry:
                 continue;
-            case AcceptStatus::shed:  // EMFILE: one queued client was closed unanswered
+            case ch01::AcceptStatus::shed:  // EMFILE: one queued client was closed unanswered
                 ++stats_.shed;
                 continue;
-            case AcceptStatus::backoff:
+            case ch01::AcceptStatus::backoff:
                 if (!starved_) {
                     log::line("accept: ", std::strerror(r.error), ": pausing accepts");
                     starved_ = true;
                 }
-                pause_accepting(milliseconds(Acceptor::backoff_ms));  // not a spin
+                pause_accepting(milliseconds(ch01::Acceptor::backoff_ms));  // not a spin
                 return;
-            case AcceptStatus::would_block:
+            case ch01::AcceptStatus::would_block:
                 return;
         }
     }
@@ -81,7 +81,7 @@ void Master::dispatch(Fd conn) {
         const Place& p = places_[i];
         bool live = taking(p);
         candidates_[i] = {live ? board_.slot(p.link->slot).open.load() : 0, live,
-                          live && state_of(*p.link) == SlotState::starting};
+                          live && state_of(*p.link) == ch03::SlotState::starting};
     }
     turn_ = (turn_ + 1) % places_.size();
     auto cap = static_cast<unsigned long>(config_.limits.max_connections);
@@ -100,7 +100,7 @@ void Master::dispatch(Fd conn) {
 }
 
 bool Master::pass(const Link& link, Fd& conn) {
-    Slot& s = board_.slot(link.slot);
+    ch03::Slot& s = board_.slot(link.slot);
     s.open.fetch_add(1);  // first: the worker may serve and close it before sendmsg returns here
     if (send_message(link.channel.get(), message_, conn) == SendStatus::sent) {
         ++s.dispatched;
@@ -166,7 +166,7 @@ void Master::forward(Fd conn) {
 void Master::on_signal(int sig) {
     switch (sig) {
         case SIGCHLD:
-            for (const ChildExit& end : reap_children()) {
+            for (const ch01::ChildExit& end : ch01::reap_children()) {
                 on_exit(end);
             }
             break;
@@ -239,8 +239,8 @@ int Master::run() {
 }
 //! [master_loop]
 
-int run_master(Fd listener, Scoreboard& board, DispatchStats& stats, SignalEvents& signals,
-               const MasterConfig& config) {
+int run_master(Fd listener, ch03::Scoreboard& board, DispatchStats& stats,
+               ch01::SignalEvents& signals, const MasterConfig& config) {
     return Master(std::move(listener), board, stats, signals, config).run();
 }
 

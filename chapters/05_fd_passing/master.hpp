@@ -2,10 +2,10 @@
 /// \brief The master of chapter 05: accepts, and passes each connection to a worker.
 #pragma once
 
+#include "01_fork_server/signals.hpp"
+#include "03_prefork_flock/scoreboard.hpp"
 #include "connections.hpp"
 #include "forklab/fd.hpp"
-#include "forklab/scoreboard.hpp"
-#include "forklab/signals.hpp"
 #include "route.hpp"
 #include "stats.hpp"
 
@@ -24,7 +24,7 @@ struct MasterConfig {
 /// start). Takes ownership of \p listener, which must be non-blocking. \p signals must route
 /// SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP and SIGUSR1; \p board needs two slots per worker (a
 /// HUP starts each replacement before its predecessor has left).
-int run_master(Fd listener, Scoreboard& board, DispatchStats& stats, SignalEvents& signals,
-               const MasterConfig& config);
+int run_master(Fd listener, ch03::Scoreboard& board, DispatchStats& stats,
+               ch01::SignalEvents& signals, const MasterConfig& config);
 
 }  // namespace forklab::ch05

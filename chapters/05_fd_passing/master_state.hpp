@@ -12,13 +12,13 @@
 #include <map>
 #include <vector>
 
+#include "01_fork_server/acceptor.hpp"
+#include "01_fork_server/spawn.hpp"
+#include "03_prefork_flock/rolling_restart.hpp"
+#include "03_prefork_flock/start_failures.hpp"
+#include "03_prefork_flock/worker_table.hpp"
 #include "channel.hpp"
 #include "dispatch.hpp"
-#include "forklab/acceptor.hpp"
-#include "forklab/process.hpp"
-#include "forklab/rolling_restart.hpp"
-#include "forklab/start_failures.hpp"
-#include "forklab/worker_table.hpp"
 #include "master.hpp"
 #include "timers.hpp"
 
@@ -53,7 +53,7 @@ struct Place {
 class Master {
   public:
     /// Takes ownership of \p listener (non-blocking).
-    Master(Fd listener, Scoreboard& board, DispatchStats& stats, SignalEvents& signals,
+    Master(Fd listener, ch03::Scoreboard& board, DispatchStats& stats, ch01::SignalEvents& signals,
            const MasterConfig& config);
     /// Forks the workers, runs until stopped; returns the exit code.
     int run();
@@ -76,25 +76,25 @@ class Master {
     bool spawn_worker(std::size_t place);
     [[nodiscard]] bool taking(const Place& place) const;
     void keep_places(Clock::time_point now);
-    void on_exit(const ChildExit& end);
+    void on_exit(const ch01::ChildExit& end);
     void stop(Mode how);
     void hup();
     void replace_next();
 
-    [[nodiscard]] SlotState state_of(const Link& link) const {
-        return static_cast<SlotState>(board_.slot(link.slot).state.load());
+    [[nodiscard]] ch03::SlotState state_of(const Link& link) const {
+        return static_cast<ch03::SlotState>(board_.slot(link.slot).state.load());
     }
 
     Fd listener_;
-    Scoreboard& board_;
+    ch03::Scoreboard& board_;
     DispatchStats& stats_;
-    SignalEvents& signals_;
+    ch01::SignalEvents& signals_;
     const MasterConfig& config_;
     Fd epoll_;
-    Acceptor acceptor_;
-    WorkerTable workers_;
-    RollingRestart rolling_;
-    StartFailures start_failures_{5};
+    ch01::Acceptor acceptor_;
+    ch03::WorkerTable workers_;
+    ch03::RollingRestart rolling_;
+    ch03::StartFailures start_failures_{5};
     std::map<pid_t, Link> links_;                // every worker not yet reaped
     std::vector<Place> places_;                  // index = the keys it owns
     std::vector<Clock::time_point> respawn_at_;  // per place

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "forklab/held_signals.hpp"
+#include "01_fork_server/signals.hpp"
 #include "forklab/log.hpp"
 #include "master_state.hpp"
 #include "worker.hpp"
@@ -33,12 +33,12 @@ bool Master::spawn_worker(std::size_t place) {
     }
     Fd mine(pair[0]);
     Fd theirs(pair[1]);
-    Slot& s = board_.slot(slot);
-    s.state = static_cast<int>(SlotState::starting);
+    ch03::Slot& s = board_.slot(slot);
+    s.state = static_cast<int>(ch03::SlotState::starting);
     s.requests = 0;
     s.open = 0;
     s.dispatched = 0;
-    s.started_ms = Scoreboard::now_ms();
+    s.started_ms = ch03::Scoreboard::now_ms();
     s.generation = generation_;
     WorkerContext context{theirs.get(),   board_,
                           slot,           stats_,
@@ -48,8 +48,8 @@ bool Master::spawn_worker(std::size_t place) {
     try {
         // The worker starts with QUIT, HUP, USR1 and TERM held until its own handlers are in place
         // (it releases them); SIGINT is ignored: a Ctrl-C is the master's to handle.
-        HeldSignals held{SIGQUIT, SIGHUP, SIGUSR1, SIGTERM};
-        pid = spawn(
+        ch01::BlockedSignals held{SIGQUIT, SIGHUP, SIGUSR1, SIGTERM};
+        pid = ch01::spawn(
             [&] {
                 // The child starts with copies of the master's descriptors. A master end of any
                 // channel left open here would keep that channel alive after the master dies, and
@@ -65,7 +65,7 @@ bool Master::spawn_worker(std::size_t place) {
             },
             {SIGINT});
     } catch (const std::system_error& e) {
-        s.state = static_cast<int>(SlotState::free);
+        s.state = static_cast<int>(ch03::SlotState::free);
         return retry(e.what());
     }
     theirs.reset();  // the worker's end lives in the worker alone
@@ -90,8 +90,8 @@ bool Master::taking(const Place& place) const {
 void Master::keep_places(Clock::time_point now) {
     auto starting = [&](bool since_failure) {
         return std::any_of(links_.begin(), links_.end(), [&](const auto& e) {
-            const Worker* w = workers_.find(e.first);
-            bool started = state_of(e.second) != SlotState::starting;
+            const ch03::WorkerEntry* w = workers_.find(e.first);
+            bool started = state_of(e.second) != ch03::SlotState::starting;
             return since_failure ? w != nullptr && w->spawned > failed_at_ && started : !started;
         });
     };
@@ -110,8 +110,8 @@ void Master::keep_places(Clock::time_point now) {
 }
 
 //! [on_exit]
-void Master::on_exit(const ChildExit& end) {
-    std::optional<Worker> w = workers_.remove(end.pid);
+void Master::on_exit(const ch01::ChildExit& end) {
+    std::optional<ch03::WorkerEntry> w = workers_.remove(end.pid);
     auto it = links_.find(end.pid);
     if (!w || it == links_.end()) {
         return;
@@ -122,11 +122,11 @@ void Master::on_exit(const ChildExit& end) {
         places_[place] = Place{};  // dispatch skips the place until its new worker has started
     }
     read_channel(end.pid);  // connections it handed back before it died are still in the channel
-    Slot& s = board_.slot(it->second.slot);
-    bool started = state_of(it->second) != SlotState::starting;
+    ch03::Slot& s = board_.slot(it->second.slot);
+    bool started = state_of(it->second) != ch03::SlotState::starting;
     unsigned long open = s.open;
     unsigned long served = s.requests;
-    s.state = static_cast<int>(SlotState::free);
+    s.state = static_cast<int>(ch03::SlotState::free);
     s.pid = 0;
     s.open = 0;
     links_.erase(it);  // closes our end, which also leaves the epoll set

@@ -25,7 +25,7 @@ SharedStats::~SharedStats() {
     ::munmap(stats_, sizeof(DispatchStats));
 }
 
-std::string render_status(const Scoreboard& board, const DispatchStats& stats, bool json) {
+std::string render_status(const ch03::Scoreboard& board, const DispatchStats& stats, bool json) {
     std::ostringstream out;
     if (json) {
         out << "{\"design\":\"master passes connections to epoll workers\",\"workers\":"

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <string>
 
-#include "forklab/scoreboard.hpp"
+#include "03_prefork_flock/scoreboard.hpp"
 
 namespace forklab::ch05 {
 
@@ -41,6 +41,6 @@ class SharedStats {
 
 /// /status: each worker's pid, state, requests served, age, open connections and connections
 /// passed to it (the scoreboard), then the master's dispatch counts. JSON when \p json.
-std::string render_status(const Scoreboard& board, const DispatchStats& stats, bool json);
+std::string render_status(const ch03::Scoreboard& board, const DispatchStats& stats, bool json);
 
 }  // namespace forklab::ch05

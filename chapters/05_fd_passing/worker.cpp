@@ -8,12 +8,11 @@
 #include <csignal>
 #include <cstring>
 
+#include "01_fork_server/signals.hpp"
+#include "03_prefork_flock/worker_life.hpp"
 #include "channel.hpp"
 #include "forklab/error.hpp"
-#include "forklab/held_signals.hpp"
 #include "forklab/log.hpp"
-#include "forklab/signals.hpp"
-#include "forklab/worker_life.hpp"
 
 namespace forklab::ch05 {
 
@@ -30,9 +29,9 @@ class Worker {
     void on_signals();
 
     const WorkerContext& c_;
-    Slot& slot_;
+    ch03::Slot& slot_;
     Fd epoll_;  // made after fork: never shared with the master or a sibling (pitfall 20)
-    SignalEvents signals_;
+    ch01::SignalEvents signals_;
     AppContext app_;
     Connections conns_;
     Message message_;  // every channel message is read into (or built in) this one buffer
@@ -53,7 +52,8 @@ Worker::Worker(const WorkerContext& c)
     if (!epoll_) {
         throw_errno("epoll_create1");
     }
-    release_held({SIGQUIT, SIGHUP, SIGUSR1, SIGTERM});  // held by the master since the fork
+    ch01::unblock_signals(
+        {SIGQUIT, SIGHUP, SIGUSR1, SIGTERM});  // held by the master since the fork
     epoll_event ev{EPOLLIN, {.fd = c.channel}};
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.channel, &ev);
     ev = {EPOLLIN, {.fd = signals_.fd()}};
@@ -124,7 +124,7 @@ void Worker::on_signals() {
                     take_connections(1 << 30);
                     stopping_ = true;
                     conns_.stop_gracefully();
-                    slot_.state = static_cast<int>(SlotState::exiting);
+                    slot_.state = static_cast<int>(ch03::SlotState::exiting);
                     log::line("leaving gracefully, ", conns_.size(), " connections to finish");
                 }
                 break;
@@ -137,8 +137,8 @@ int Worker::run() {
     epoll_event events[256];
     while (!done_ && !(stopping_ && conns_.size() == 0)) {
         if (!stopping_) {
-            slot_.state =
-                static_cast<int>(conns_.size() > 0 ? SlotState::busy : SlotState::accepting);
+            slot_.state = static_cast<int>(conns_.size() > 0 ? ch03::SlotState::busy
+                                                             : ch03::SlotState::accepting);
         }
         int n = ::epoll_wait(epoll_.get(), events, 256, conns_.timeout_ms(Clock::now()));
         auto now = Clock::now();
@@ -165,7 +165,7 @@ int Worker::run() {
 
 int run_worker(const WorkerContext& context) {
     log::set_role("worker");
-    if (!die_with_master(context.master)) {
+    if (!ch03::die_with_master(context.master)) {
         return 0;  // the master died before we could ask to die with it
     }
     return Worker(context).run();

@@ -6,8 +6,8 @@
 
 #include <cstddef>
 
+#include "03_prefork_flock/scoreboard.hpp"
 #include "connections.hpp"
-#include "forklab/scoreboard.hpp"
 #include "stats.hpp"
 
 namespace forklab::ch05 {
@@ -15,7 +15,7 @@ namespace forklab::ch05 {
 /// What a worker is given at fork.
 struct WorkerContext {
     int channel;                 ///< Its end of the socketpair with the master.
-    Scoreboard& board;           ///< Its slot, and /status.
+    ch03::Scoreboard& board;     ///< Its slot, and /status.
     std::size_t slot;            ///< Its scoreboard slot.
     const DispatchStats& stats;  ///< The master's counts, for /status.
     pid_t master;                ///< To notice the master's death.

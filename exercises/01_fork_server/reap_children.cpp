@@ -9,17 +9,17 @@
 
 #include <cerrno>
 
-#include "forklab/reap.hpp"
+#include "01_fork_server/reap.hpp"
 
 namespace forklab {
 
-std::vector<ChildExit> reap_children() {
-    std::vector<ChildExit> ended;
+std::vector<ch01::ChildExit> ch01::reap_children() {
+    std::vector<ch01::ChildExit> ended;
     // One SIGCHLD event, one wait(): what happens when ten children end at the same moment?
     int status = 0;
     pid_t pid = ::wait(&status);
     if (pid > 0) {
-        ended.push_back(ChildExit{pid, status});
+        ended.push_back(ch01::ChildExit{pid, status});
     }
     return ended;
 }

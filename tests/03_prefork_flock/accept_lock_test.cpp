@@ -13,10 +13,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "01_fork_server/signals.hpp"
+#include "01_fork_server/spawn.hpp"
 #include "accept_lock.hpp"
 #include "forklab/fd.hpp"
-#include "forklab/process.hpp"
-#include "forklab/signals.hpp"
 #include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/wait.hpp"
@@ -69,7 +69,7 @@ TEST(AcceptLock, EveryWorkerTakesItsOwnFlock) {
     AcceptLock lock = AcceptLock::create(LockKind::flock, "");
     Pipe to_holder = make_pipe();
     Pipe from_children = make_pipe();
-    pid_t holder = spawn([&] {
+    pid_t holder = ch01::spawn([&] {
         lock.open_in_worker();
         if (!lock.acquire()) {
             return 1;
@@ -83,7 +83,7 @@ TEST(AcceptLock, EveryWorkerTakesItsOwnFlock) {
     char got = 0;
     ASSERT_EQ(::read(from_children.read_end.get(), &got, 1), 1);
     ASSERT_EQ(got, 'A');
-    pid_t second = spawn([&] {
+    pid_t second = ch01::spawn([&] {
         lock.open_in_worker();
         while (!lock.acquire()) {
         }
@@ -134,7 +134,7 @@ TEST(AcceptLock, APlantedSymlinkIsNeverFollowed) {
     fs::remove(planted);
     fs::create_symlink(victim, planted);
     std::ofstream(victim) << "precious\n";
-    pid_t worker = spawn([&] {
+    pid_t worker = ch01::spawn([&] {
         try {
             lock.open_in_worker();
         } catch (const std::system_error&) {
@@ -149,7 +149,7 @@ TEST(AcceptLock, APlantedSymlinkIsNeverFollowed) {
 TEST(AcceptLock, AMutexHolderThatDiesDoesNotBlockTheOthers) {
     FORKLAB_POINTS(2);
     AcceptLock lock = AcceptLock::create(LockKind::mutex, "");
-    pid_t holder = spawn([&] {
+    pid_t holder = ch01::spawn([&] {
         lock.open_in_worker();
         while (!lock.acquire()) {
         }
@@ -169,7 +169,7 @@ TEST(AcceptLock, ASignalInterruptsTheWait) {
     AcceptLock lock = AcceptLock::create(LockKind::flock, "");
     Pipe to_holder = make_pipe();
     Pipe from_holder = make_pipe();
-    pid_t holder = spawn([&] {
+    pid_t holder = ch01::spawn([&] {
         lock.open_in_worker();
         if (!lock.acquire()) {
             return 1;
@@ -181,8 +181,8 @@ TEST(AcceptLock, ASignalInterruptsTheWait) {
     });
     char got = 0;
     ASSERT_EQ(::read(from_holder.read_end.get(), &got, 1), 1);
-    pid_t waiter = spawn([&] {
-        SignalEvents signals({SIGUSR2}, false);
+    pid_t waiter = ch01::spawn([&] {
+        ch01::SignalEvents signals({SIGUSR2}, false);
         lock.open_in_worker();
         return lock.acquire() ? 1 : 0;
     });

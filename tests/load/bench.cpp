@@ -27,12 +27,12 @@
 #include <iostream>
 #include <optional>
 
+#include "01_fork_server/signals.hpp"
 #include "bench_measure.hpp"
 #include "bench_server.hpp"
 #include "bench_table.hpp"
 #include "forklab/cli.hpp"
 #include "forklab/error.hpp"
-#include "forklab/signals.hpp"
 #include "load_engine.hpp"
 
 namespace {
@@ -210,12 +210,12 @@ int main(int argc, char** argv) {
     o.threads = static_cast<int>(threads);
 
     try {
-        forklab::ignore_sigpipe();
+        forklab::ch01::ignore_sigpipe();
         // Orphans of a server (workers whose master died) come to the bench, which reaps them.
         if (::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) {
             forklab::throw_errno("prctl PR_SET_CHILD_SUBREAPER");
         }
-        forklab::SignalEvents signals{SIGINT, SIGTERM, SIGHUP};
+        forklab::ch01::SignalEvents signals{SIGINT, SIGTERM, SIGHUP};
         o.stop_fd = signals.fd();
 
         std::string bin = dir_of_self();

@@ -14,9 +14,9 @@
 #include <optional>
 #include <thread>
 
+#include "01_fork_server/spawn.hpp"
 #include "forklab/error.hpp"
 #include "forklab/fd.hpp"
-#include "forklab/process.hpp"
 
 namespace forklab::load {
 
@@ -158,7 +158,7 @@ bool BenchServer::stop(milliseconds grace) {
     }
     bool clean = true;
     (void)::kill(master_ > 0 ? master_ : launched_, SIGTERM);
-    std::optional<ChildExit> exit;
+    std::optional<ch01::ChildExit> exit;
     bool killed = false;
     auto deadline = Clock::now() + grace;
     // Bounded: after the grace period the group gets SIGKILL, then at most 5 s more.
@@ -167,7 +167,7 @@ bool BenchServer::stop(milliseconds grace) {
         // Reap our child and anything of its group reparented to the bench (a subreaper).
         for (pid_t pid; (pid = ::waitpid(-launched_, &status, WNOHANG)) > 0;) {
             if (pid == launched_) {
-                exit = ChildExit{pid, status};
+                exit = ch01::ChildExit{pid, status};
             }
         }
         if (exit && !group_alive()) {

@@ -30,14 +30,14 @@
 #include <thread>
 #include <vector>
 
-#include "forklab/acceptor.hpp"
+#include "01_fork_server/acceptor.hpp"
+#include "01_fork_server/reap.hpp"
+#include "01_fork_server/signals.hpp"
+#include "01_fork_server/spawn.hpp"
 #include "forklab/cli.hpp"
 #include "forklab/error.hpp"
 #include "forklab/log.hpp"
 #include "forklab/net.hpp"
-#include "forklab/process.hpp"
-#include "forklab/reap.hpp"
-#include "forklab/signals.hpp"
 
 namespace {
 
@@ -94,7 +94,7 @@ void serve(int listener, int stop_fd, const std::function<bool()>& carry_on) {
             forklab::throw_errno("epoll_ctl");
         }
     }
-    forklab::Acceptor acceptor(listener, true);
+    forklab::ch01::Acceptor acceptor(listener, true);
     const Answers answers;
     epoll_event events[128];
     char buf[16384];
@@ -114,18 +114,18 @@ void serve(int listener, int stop_fd, const std::function<bool()>& carry_on) {
             if (fd == listener) {
                 // Drain the accept queue; bounded by what is queued (shed and retry consume one).
                 for (;;) {
-                    forklab::AcceptResult r = acceptor.accept();
-                    if (r.status == forklab::AcceptStatus::accepted) {
+                    forklab::ch01::AcceptResult r = acceptor.accept();
+                    if (r.status == forklab::ch01::AcceptStatus::accepted) {
                         int c = r.conn.release();
                         epoll_event ev{EPOLLIN, {.fd = c}};
                         if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, c, &ev) == -1) {
                             ::close(c);  // ENOMEM, ENOSPC: turn this one away
                         }
-                    } else if (r.status == forklab::AcceptStatus::backoff) {
+                    } else if (r.status == forklab::ch01::AcceptStatus::backoff) {
                         std::this_thread::sleep_for(
-                            std::chrono::milliseconds(forklab::Acceptor::backoff_ms));
+                            std::chrono::milliseconds(forklab::ch01::Acceptor::backoff_ms));
                         break;
-                    } else if (r.status == forklab::AcceptStatus::would_block) {
+                    } else if (r.status == forklab::ch01::AcceptStatus::would_block) {
                         break;
                     }
                 }
@@ -151,7 +151,7 @@ bool reap_workers(std::vector<pid_t>& workers, std::chrono::milliseconds limit) 
     auto deadline = std::chrono::steady_clock::now() + limit;
     // Bounded: after the deadline every worker is sent SIGKILL, which cannot be caught.
     while (!workers.empty()) {
-        for (const forklab::ChildExit& e : forklab::reap_children()) {
+        for (const forklab::ch01::ChildExit& e : forklab::ch01::reap_children()) {
             std::erase(workers, e.pid);
             if (!e.clean()) {
                 forklab::log::line("worker ", e.pid, " ", e.describe());
@@ -185,8 +185,8 @@ int main(int argc, char** argv) {
     }
     try {
         forklab::log::init("ceiling");
-        forklab::ignore_sigpipe();
-        forklab::SignalEvents signals{SIGTERM, SIGINT, SIGCHLD};
+        forklab::ch01::ignore_sigpipe();
+        forklab::ch01::SignalEvents signals{SIGTERM, SIGINT, SIGCHLD};
         const forklab::ListenOptions options{.nonblock = true, .reuseport = true};
         forklab::Fd listener = forklab::listen_on(at, options);
         at = forklab::local_endpoint(listener.get());  // the port the kernel picked
@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
         forklab::Pipe stop = forklab::make_pipe();
         std::vector<pid_t> workers;
         for (long i = 1; i < processes; ++i) {
-            workers.push_back(forklab::spawn([&] {
+            workers.push_back(forklab::ch01::spawn([&] {
                 forklab::log::set_role("ceiling worker");
                 stop.write_end.reset();
                 listener.reset();
@@ -213,7 +213,7 @@ int main(int argc, char** argv) {
             for (int sig : signals.take()) {
                 running = running && sig == SIGCHLD;
             }
-            for (const forklab::ChildExit& e : forklab::reap_children()) {
+            for (const forklab::ch01::ChildExit& e : forklab::ch01::reap_children()) {
                 std::erase(workers, e.pid);
                 forklab::log::line("worker ", e.pid, " ", e.describe(), ": stopping");
                 running = false;

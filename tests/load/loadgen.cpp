@@ -12,8 +12,8 @@
 #include <exception>
 #include <iostream>
 
+#include "01_fork_server/signals.hpp"
 #include "forklab/cli.hpp"
-#include "forklab/signals.hpp"
 #include "load_engine.hpp"
 #include "load_report.hpp"
 
@@ -104,10 +104,10 @@ int main(int argc, char** argv) {
     config.duration_ms = config.requests == 0 ? (duration_ms > 0 ? duration_ms : 4000) : 0;
 
     try {
-        forklab::ignore_sigpipe();
+        forklab::ch01::ignore_sigpipe();
         raise_fd_limit();
         // Ctrl-C ends the run early but still prints what was measured.
-        forklab::SignalEvents signals{SIGINT, SIGTERM};
+        forklab::ch01::SignalEvents signals{SIGINT, SIGTERM};
         config.stop_fd = signals.fd();
         forklab::load::LoadResult r = forklab::load::run_load(config);
         std::cout << (json ? forklab::load::json_report(config, r)

@@ -1,6 +1,6 @@
 /// \file
 /// \brief die_with_master() and jittered_limit().
-#include "forklab/worker_life.hpp"
+#include "worker_life.hpp"
 
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -8,9 +8,9 @@
 #include <csignal>
 #include <random>
 
-#include "forklab/scoreboard.hpp"
+#include "scoreboard.hpp"
 
-namespace forklab {
+namespace forklab::ch03 {
 
 //! [die_with_master]
 bool die_with_master(pid_t master) {
@@ -30,4 +30,4 @@ long jittered_limit(long max_requests) {
     return max_requests - std::uniform_int_distribution<long>(0, max_requests / 2)(random);
 }
 
-}  // namespace forklab
+}  // namespace forklab::ch03

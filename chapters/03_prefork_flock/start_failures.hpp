@@ -4,7 +4,7 @@
 
 #include <optional>
 
-namespace forklab {
+namespace forklab::ch03 {
 
 /// Counts workers that died before they could serve, in a row (pitfall 13: respawn storms).
 ///
@@ -34,4 +34,4 @@ class StartFailures {
     int count_ = 0;
 };
 
-}  // namespace forklab
+}  // namespace forklab::ch03

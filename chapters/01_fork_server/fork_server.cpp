@@ -1,6 +1,6 @@
 /// \file
 /// \brief The fork-per-connection loop (chapter 01; chapter 02 runs it as a daemon).
-#include "forklab/fork_server.hpp"
+#include "fork_server.hpp"
 
 #include <poll.h>
 #include <signal.h>
@@ -12,13 +12,13 @@
 #include <sstream>
 #include <unordered_set>
 
-#include "forklab/acceptor.hpp"
+#include "acceptor.hpp"
 #include "forklab/error.hpp"
 #include "forklab/log.hpp"
-#include "forklab/process.hpp"
-#include "forklab/reap.hpp"
+#include "reap.hpp"
+#include "spawn.hpp"
 
-namespace forklab {
+namespace forklab::ch01 {
 
 namespace {
 
@@ -228,4 +228,4 @@ int run_fork_server(Fd listener, SignalEvents& signals, const ForkServerConfig& 
 }
 //! [parent_loop]
 
-}  // namespace forklab
+}  // namespace forklab::ch01

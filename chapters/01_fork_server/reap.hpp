@@ -7,9 +7,9 @@
 
 #include <vector>
 
-#include "forklab/process.hpp"
+#include "spawn.hpp"
 
-namespace forklab {
+namespace forklab::ch01 {
 
 /// Collects every child of this process that has ended, without blocking.
 ///
@@ -19,4 +19,4 @@ namespace forklab {
 /// waitpid(2) reported it. EINTR is retried; ECHILD means "no children", not an error.
 std::vector<ChildExit> reap_children();
 
-}  // namespace forklab
+}  // namespace forklab::ch01

@@ -13,7 +13,7 @@
 
 #include "forklab/fd.hpp"
 
-namespace forklab {
+namespace forklab::ch01 {
 
 /// Routes a set of signals into a pipe. At most one instance exists per process at a time.
 class SignalEvents {
@@ -50,15 +50,24 @@ class SignalEvents {
 /// instead of killing the process. Every server calls this first.
 void ignore_sigpipe();
 
-/// Blocks every signal for the lifetime of the object and restores the previous mask after.
-/// Used around fork() so that no handler of the parent runs in the child before the child has
-/// reset its dispositions (see spawn()).
-class BlockAllSignals {
+/// Blocks signals for the lifetime of the object and restores the previous mask after.
+///
+/// Two uses, one class. Around fork(), every signal is blocked so that no handler of the parent
+/// runs in the child before the child has reset its dispositions (see spawn()). A pool master also
+/// *holds* the stop signals it sends its workers across the fork (pitfall 19): the child inherits
+/// the block, installs its own handlers, then calls unblock_signals(); a signal that arrived in
+/// between waits for those handlers instead of running its default action (SIGQUIT dumps core,
+/// SIGHUP and SIGUSR1 kill) or being lost.
+class BlockedSignals {
   public:
-    BlockAllSignals();
-    ~BlockAllSignals();
-    BlockAllSignals(const BlockAllSignals&) = delete;
-    BlockAllSignals& operator=(const BlockAllSignals&) = delete;
+    /// Blocks every signal that can be blocked.
+    BlockedSignals();
+    /// Blocks \p signals, in addition to whatever is blocked already.
+    explicit BlockedSignals(std::initializer_list<int> signals);
+    /// Restores the mask in force before the constructor.
+    ~BlockedSignals();
+    BlockedSignals(const BlockedSignals&) = delete;
+    BlockedSignals& operator=(const BlockedSignals&) = delete;
 
     /// The mask that was in force before.
     [[nodiscard]] const sigset_t& previous() const noexcept { return previous_; }
@@ -67,9 +76,13 @@ class BlockAllSignals {
     sigset_t previous_;
 };
 
+/// In a child forked under BlockedSignals, once its own handlers are installed: unblocks
+/// \p signals. Those that arrived since the fork are delivered now, to the new handlers.
+void unblock_signals(std::initializer_list<int> signals);
+
 /// In a freshly forked child, with signals blocked: sets every signal routed by the parent's
 /// SignalEvents back to SIG_DFL and closes the parent's signal pipe, so the parent's handlers never
 /// run in the child. (SignalEvents is the kit's only way to catch a signal.)
 void reset_signals_in_child() noexcept;
 
-}  // namespace forklab
+}  // namespace forklab::ch01

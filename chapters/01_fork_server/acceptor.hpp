@@ -4,7 +4,7 @@
 
 #include "forklab/fd.hpp"
 
-namespace forklab {
+namespace forklab::ch01 {
 
 /// What one accept attempt produced; every errno accept(2) can return maps to one of these.
 enum class AcceptStatus {
@@ -59,4 +59,4 @@ class Acceptor {
     Fd spare_;
 };
 
-}  // namespace forklab
+}  // namespace forklab::ch01

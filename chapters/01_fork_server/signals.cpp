@@ -1,6 +1,6 @@
 /// \file
 /// \brief The self-pipe: signal handlers that only write one byte.
-#include "forklab/signals.hpp"
+#include "signals.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 
 #include "forklab/error.hpp"
 
-namespace forklab {
+namespace forklab::ch01 {
 
 namespace {
 
@@ -38,6 +38,15 @@ void on_signal(int sig) {
     errno = saved;
 }
 //! [handler]
+
+sigset_t set_of(std::initializer_list<int> signals) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : signals) {
+        sigaddset(&set, sig);
+    }
+    return set;
+}
 
 void install(int sig, void (*handler)(int), bool restart) {
     struct sigaction sa = {};
@@ -115,14 +124,24 @@ void ignore_sigpipe() {
     }
 }
 
-BlockAllSignals::BlockAllSignals() {
+BlockedSignals::BlockedSignals() {
     sigset_t all;
     sigfillset(&all);
-    ::sigprocmask(SIG_BLOCK, &all, &previous_);
+    ::sigprocmask(SIG_BLOCK, &all, &previous_);  // cannot fail with a valid how and set
 }
 
-BlockAllSignals::~BlockAllSignals() {
+BlockedSignals::BlockedSignals(std::initializer_list<int> signals) {
+    sigset_t set = set_of(signals);
+    ::sigprocmask(SIG_BLOCK, &set, &previous_);
+}
+
+BlockedSignals::~BlockedSignals() {
     ::sigprocmask(SIG_SETMASK, &previous_, nullptr);
+}
+
+void unblock_signals(std::initializer_list<int> signals) {
+    sigset_t set = set_of(signals);
+    ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 void reset_signals_in_child() noexcept {
@@ -141,4 +160,4 @@ void reset_signals_in_child() noexcept {
     g_pending = 0;
 }
 
-}  // namespace forklab
+}  // namespace forklab::ch01

@@ -1,10 +1,10 @@
 /// \file
 /// \brief RollingRestart: one old worker at a time.
-#include "forklab/rolling_restart.hpp"
+#include "rolling_restart.hpp"
 
 #include <algorithm>
 
-namespace forklab {
+namespace forklab::ch03 {
 
 void RollingRestart::begin(const std::vector<pid_t>& old) {
     queue_.clear();
@@ -44,4 +44,4 @@ void RollingRestart::cancel() {
     current_ = 0;
 }
 
-}  // namespace forklab
+}  // namespace forklab::ch03

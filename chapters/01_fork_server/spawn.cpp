@@ -1,6 +1,6 @@
 /// \file
 /// \brief spawn() and ChildExit.
-#include "forklab/process.hpp"
+#include "spawn.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,9 +11,9 @@
 
 #include "forklab/error.hpp"
 #include "forklab/log.hpp"
-#include "forklab/signals.hpp"
+#include "signals.hpp"
 
-namespace forklab {
+namespace forklab::ch01 {
 
 bool ChildExit::exited() const noexcept {
     return WIFEXITED(status);
@@ -45,13 +45,13 @@ std::string ChildExit::describe() const {
 
 //! [spawn]
 pid_t spawn(const std::function<int()>& body, std::initializer_list<int> ignore) {
-    BlockAllSignals blocked;
+    BlockedSignals blocked;
     pid_t pid = ::fork();
     if (pid == -1) {
         throw_errno("fork");
     }
     if (pid > 0) {
-        return pid;  // the parent: ~BlockAllSignals restores its mask
+        return pid;  // the parent: ~BlockedSignals restores its mask
     }
     // The child. Signals are still blocked: make the parent's handlers harmless first.
     reset_signals_in_child();
@@ -71,4 +71,4 @@ pid_t spawn(const std::function<int()>& body, std::initializer_list<int> ignore)
 }
 //! [spawn]
 
-}  // namespace forklab
+}  // namespace forklab::ch01

@@ -1,6 +1,6 @@
 /// \file
 /// \brief accept(2) with its errno values sorted into what the loop does next.
-#include "forklab/acceptor.hpp"
+#include "acceptor.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -9,7 +9,7 @@
 
 #include "forklab/error.hpp"
 
-namespace forklab {
+namespace forklab::ch01 {
 
 namespace {
 
@@ -91,4 +91,4 @@ AcceptResult Acceptor::shed_one(int err) {
 }
 //! [shed]
 
-}  // namespace forklab
+}  // namespace forklab::ch01

@@ -4,9 +4,9 @@
 
 #include "forklab/fd.hpp"
 #include "forklab/serve.hpp"
-#include "forklab/signals.hpp"
+#include "signals.hpp"
 
-namespace forklab {
+namespace forklab::ch01 {
 
 /// Settings of run_fork_server().
 struct ForkServerConfig {
@@ -27,4 +27,4 @@ struct ForkServerConfig {
 /// Returns the process exit code (0 after a stop).
 int run_fork_server(Fd listener, SignalEvents& signals, const ForkServerConfig& config);
 
-}  // namespace forklab
+}  // namespace forklab::ch01

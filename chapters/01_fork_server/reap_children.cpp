@@ -5,9 +5,9 @@
 #include <cerrno>
 
 #include "forklab/error.hpp"
-#include "forklab/reap.hpp"
+#include "reap.hpp"
 
-namespace forklab {
+namespace forklab::ch01 {
 
 //! [reap]
 std::vector<ChildExit> reap_children() {
@@ -34,4 +34,4 @@ std::vector<ChildExit> reap_children() {
 }
 //! [reap]
 
-}  // namespace forklab
+}  // namespace forklab::ch01

@@ -4,7 +4,10 @@
 
 #include <sys/types.h>
 
-namespace forklab {
+namespace forklab::ch03 {
+
+/// The exit code of a worker whose setup failed in a way that respawning cannot fix.
+inline constexpr int exit_fatal_setup = 3;
 
 /// Asks the kernel to send SIGTERM to this process when its parent dies (PR_SET_PDEATHSIG), then
 /// checks that the parent is still \p master: it may have died before the request was made.
@@ -16,4 +19,4 @@ bool die_with_master(pid_t master);
 /// (never retire).
 long jittered_limit(long max_requests);
 
-}  // namespace forklab
+}  // namespace forklab::ch03

@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <string>
 
-namespace forklab {
+namespace forklab::ch03 {
 
 /// What a worker is doing.
 enum class SlotState : int {
@@ -70,4 +70,4 @@ class Scoreboard {
     std::size_t size_;
 };
 
-}  // namespace forklab
+}  // namespace forklab::ch03

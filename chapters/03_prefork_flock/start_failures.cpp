@@ -1,10 +1,10 @@
 /// \file
 /// \brief StartFailures: doubling back-off with a limit.
-#include "forklab/start_failures.hpp"
+#include "start_failures.hpp"
 
 #include <algorithm>
 
-namespace forklab {
+namespace forklab::ch03 {
 
 std::optional<long> StartFailures::failed() {
     ++count_;
@@ -18,4 +18,4 @@ std::optional<long> StartFailures::failed() {
     return std::min(delay, cap_ms_);
 }
 
-}  // namespace forklab
+}  // namespace forklab::ch03

@@ -2,15 +2,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "forklab/process.hpp"
-#include "forklab/scoreboard.hpp"
-#include "forklab/start_failures.hpp"
-#include "forklab/worker_life.hpp"
+#include "01_fork_server/spawn.hpp"
+#include "03_prefork_flock/scoreboard.hpp"
+#include "03_prefork_flock/start_failures.hpp"
+#include "03_prefork_flock/worker_life.hpp"
 
 namespace {
 
 TEST(StartFailures, DoublesThenGivesUpAndResets) {
-    forklab::StartFailures failures(5, 100, 300);
+    forklab::ch03::StartFailures failures(5, 100, 300);
     EXPECT_EQ(failures.failed(), 100);
     EXPECT_EQ(failures.failed(), 200);
     EXPECT_EQ(failures.failed(), 300);  // capped
@@ -22,10 +22,10 @@ TEST(StartFailures, DoublesThenGivesUpAndResets) {
 }
 
 TEST(JitteredLimit, StaysWithinHalfBelowTheLimit) {
-    EXPECT_EQ(forklab::jittered_limit(0), 0);
-    EXPECT_EQ(forklab::jittered_limit(1), 1);
+    EXPECT_EQ(forklab::ch03::jittered_limit(0), 0);
+    EXPECT_EQ(forklab::ch03::jittered_limit(1), 1);
     for (int i = 0; i < 100; ++i) {
-        long n = forklab::jittered_limit(100);
+        long n = forklab::ch03::jittered_limit(100);
         EXPECT_GE(n, 50);
         EXPECT_LE(n, 100);
     }
@@ -33,8 +33,10 @@ TEST(JitteredLimit, StaysWithinHalfBelowTheLimit) {
 
 TEST(DieWithMaster, KnowsItsMaster) {
     pid_t me = ::getpid();
-    pid_t child = forklab::spawn([me] {
-        return forklab::die_with_master(me) && !forklab::die_with_master(me + 100000) ? 0 : 1;
+    pid_t child = forklab::ch01::spawn([me] {
+        return forklab::ch03::die_with_master(me) && !forklab::ch03::die_with_master(me + 100000)
+                   ? 0
+                   : 1;
     });
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
@@ -43,9 +45,9 @@ TEST(DieWithMaster, KnowsItsMaster) {
 
 // Each worker writes its own slot; every process sees every slot (the memory is shared).
 TEST(Scoreboard, SlotsAreSharedAcrossFork) {
-    forklab::Scoreboard board(4);
+    forklab::ch03::Scoreboard board(4);
     EXPECT_EQ(board.find_free(), 0u);
-    pid_t child = forklab::spawn([&board] {
+    pid_t child = forklab::ch01::spawn([&board] {
         board.slot(2).pid = ::getpid();
         board.slot(2).requests = 7;
         return 0;

@@ -15,7 +15,7 @@
 #include <optional>
 #include <vector>
 
-namespace forklab {
+namespace forklab::ch03 {
 
 /// The state of one round of replacements (master only).
 class RollingRestart {
@@ -50,4 +50,4 @@ class RollingRestart {
     pid_t current_ = 0;
 };
 
-}  // namespace forklab
+}  // namespace forklab::ch03

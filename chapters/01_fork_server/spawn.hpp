@@ -8,7 +8,7 @@
 #include <initializer_list>
 #include <string>
 
-namespace forklab {
+namespace forklab::ch01 {
 
 /// How one child process ended, as waitpid(2) reported it.
 struct ChildExit {
@@ -39,7 +39,4 @@ struct ChildExit {
 /// loop, catch it and back off.
 pid_t spawn(const std::function<int()>& body, std::initializer_list<int> ignore = {});
 
-/// The exit code a child uses when its setup failed in a way that respawning cannot fix.
-inline constexpr int exit_fatal_setup = 3;
-
-}  // namespace forklab
+}  // namespace forklab::ch01

@@ -1,16 +1,16 @@
 /// \file
 /// \brief WorkerTable: the master's workers and their stop escalation.
-#include "forklab/worker_table.hpp"
+#include "worker_table.hpp"
 
 #include <algorithm>
 #include <csignal>
 
 #include "forklab/log.hpp"
 
-namespace forklab {
+namespace forklab::ch03 {
 
-Worker& WorkerTable::add(pid_t pid, std::size_t slot, unsigned generation) {
-    Worker w;
+WorkerEntry& WorkerTable::add(pid_t pid, std::size_t slot, unsigned generation) {
+    WorkerEntry w;
     w.pid = pid;
     w.slot = slot;
     w.generation = generation;
@@ -18,17 +18,17 @@ Worker& WorkerTable::add(pid_t pid, std::size_t slot, unsigned generation) {
     return workers_[pid] = w;
 }
 
-Worker* WorkerTable::find(pid_t pid) {
+WorkerEntry* WorkerTable::find(pid_t pid) {
     auto it = workers_.find(pid);
     return it == workers_.end() ? nullptr : &it->second;
 }
 
-std::optional<Worker> WorkerTable::remove(pid_t pid) {
+std::optional<WorkerEntry> WorkerTable::remove(pid_t pid) {
     auto it = workers_.find(pid);
     if (it == workers_.end()) {
         return std::nullopt;
     }
-    Worker w = it->second;
+    WorkerEntry w = it->second;
     workers_.erase(it);
     return w;
 }
@@ -45,7 +45,7 @@ bool WorkerTable::serving(pid_t pid) const {
 
 //! [stop]
 bool WorkerTable::stop(pid_t pid, int sig, std::chrono::milliseconds grace) {
-    Worker* w = find(pid);
+    WorkerEntry* w = find(pid);
     if (w == nullptr) {
         return false;
     }
@@ -96,4 +96,4 @@ WorkerTable::Clock::time_point WorkerTable::enforce(Clock::time_point now) {
 }
 //! [enforce]
 
-}  // namespace forklab
+}  // namespace forklab::ch03

@@ -9,12 +9,11 @@
 #include <chrono>
 #include <csignal>
 
+#include "01_fork_server/signals.hpp"
+#include "01_fork_server/spawn.hpp"
+#include "03_prefork_flock/rolling_restart.hpp"
+#include "03_prefork_flock/worker_table.hpp"
 #include "forklab/fd.hpp"
-#include "forklab/held_signals.hpp"
-#include "forklab/process.hpp"
-#include "forklab/rolling_restart.hpp"
-#include "forklab/signals.hpp"
-#include "forklab/worker_table.hpp"
 #include "harness/wait.hpp"
 
 namespace forklab::test {
@@ -28,7 +27,7 @@ class Child {
   public:
     explicit Child(int ignored) {
         // spawn() sets SIG_IGN before the child can receive anything.
-        pid_ = spawn(
+        pid_ = ch01::spawn(
             [] {
                 for (;;) {
                     ::pause();
@@ -63,7 +62,7 @@ class Child {
 };
 
 TEST(WorkerTable, KnowsItsWorkersAndWhichOnesServe) {
-    WorkerTable table;
+    ch03::WorkerTable table;
     table.add(100, 0, 1);
     table.add(101, 1, 1);
     EXPECT_EQ(table.size(), 2u);
@@ -74,7 +73,7 @@ TEST(WorkerTable, KnowsItsWorkersAndWhichOnesServe) {
     EXPECT_TRUE(table.serving(101));
     EXPECT_FALSE(table.serving(102)) << "unknown pid";
     EXPECT_FALSE(table.stop(102, SIGQUIT, std::chrono::milliseconds(100))) << "unknown pid";
-    std::optional<Worker> gone = table.remove(100);
+    std::optional<ch03::WorkerEntry> gone = table.remove(100);
     ASSERT_TRUE(gone);
     EXPECT_EQ(gone->pid, 100);
     EXPECT_FALSE(table.remove(100));
@@ -90,7 +89,7 @@ TEST(WorkerTable, RepeatsTheStopSignalUntilTheWorkerIsGone) {
     sigemptyset(&quit);
     sigaddset(&quit, SIGQUIT);
     ::sigprocmask(SIG_BLOCK, &quit, &old);
-    pid_t counter = spawn([&] {
+    pid_t counter = ch01::spawn([&] {
         // Takes the SIGQUITs one by one (pending ones coalesce) and writes a byte for each.
         for (int n = 0; n < 3; ++n) {
             int sig = 0;
@@ -101,7 +100,7 @@ TEST(WorkerTable, RepeatsTheStopSignalUntilTheWorkerIsGone) {
     });
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     pipe.write_end.reset();
-    WorkerTable table(std::chrono::milliseconds(20));
+    ch03::WorkerTable table(std::chrono::milliseconds(20));
     table.add(counter, 0, 0);
     EXPECT_TRUE(table.serving(counter));
     ASSERT_TRUE(table.stop(counter, SIGQUIT, std::chrono::seconds(5)));
@@ -121,7 +120,7 @@ TEST(WorkerTable, RepeatsTheStopSignalUntilTheWorkerIsGone) {
 
 TEST(WorkerTable, KillsAWorkerThatOutlivesItsDeadline) {
     Child child(SIGQUIT);
-    WorkerTable table(std::chrono::milliseconds(20));
+    ch03::WorkerTable table(std::chrono::milliseconds(20));
     table.add(child.pid(), 0, 0);
     auto start = Clock::now();
     ASSERT_TRUE(table.stop(child.pid(), SIGQUIT, std::chrono::milliseconds(200)));
@@ -142,7 +141,7 @@ TEST(WorkerTable, KillsAWorkerThatOutlivesItsDeadline) {
 
 TEST(WorkerTable, AStopCanBeHurriedButNotDelayed) {
     Child child(SIGQUIT);
-    WorkerTable table;
+    ch03::WorkerTable table;
     table.add(child.pid(), 0, 0);
     table.stop(child.pid(), SIGQUIT, std::chrono::seconds(30));
     Clock::time_point first = table.find(child.pid())->kill_at;
@@ -155,15 +154,15 @@ TEST(WorkerTable, AStopCanBeHurriedButNotDelayed) {
 }
 
 // A signal sent to a child before it has its handlers waits for them: no default action, no loss.
-TEST(HeldSignals, ASignalBeforeTheChildsHandlersWaitsForThem) {
+TEST(BlockedSignals, ASignalBeforeTheChildsHandlersWaitsForThem) {
     Pipe go = make_pipe();
     pid_t child = [&] {
-        HeldSignals held{SIGQUIT, SIGUSR1};
-        return spawn([&] {
+        ch01::BlockedSignals held{SIGQUIT, SIGUSR1};
+        return ch01::spawn([&] {
             char byte = 0;
             (void)::read(go.read_end.get(), &byte, 1);  // the signals are sent meanwhile
-            SignalEvents signals({SIGQUIT, SIGUSR1});
-            release_held({SIGQUIT, SIGUSR1});
+            ch01::SignalEvents signals({SIGQUIT, SIGUSR1});
+            ch01::unblock_signals({SIGQUIT, SIGUSR1});
             std::vector<int> got = signals.take();
             return got.size() == 2 ? 0 : 1;
         });
@@ -181,7 +180,7 @@ TEST(HeldSignals, ASignalBeforeTheChildsHandlersWaitsForThem) {
 }
 
 TEST(RollingRestart, ReplacesOneAtATimeInOrder) {
-    RollingRestart round;
+    ch03::RollingRestart round;
     auto all = [](pid_t) { return true; };
     EXPECT_FALSE(round.active());
     round.begin({10, 11, 12});
@@ -198,14 +197,14 @@ TEST(RollingRestart, ReplacesOneAtATimeInOrder) {
 }
 
 TEST(RollingRestart, SkipsWorkersThatLeftThePool) {
-    RollingRestart round;
+    ch03::RollingRestart round;
     round.begin({20, 21, 22});
     EXPECT_EQ(round.next([](pid_t pid) { return pid == 22; }), 22);
     EXPECT_EQ(round.left(), 0u);
 }
 
 TEST(RollingRestart, ANewRoundKeepsTheCurrentReplacementGoing) {
-    RollingRestart round;
+    ch03::RollingRestart round;
     auto all = [](pid_t) { return true; };
     round.begin({30, 31});
     ASSERT_EQ(round.next(all), 30);

@@ -5,8 +5,8 @@
 
 #include <csignal>
 
-#include "forklab/process.hpp"
-#include "forklab/signals.hpp"
+#include "01_fork_server/signals.hpp"
+#include "01_fork_server/spawn.hpp"
 
 namespace {
 
@@ -16,7 +16,7 @@ bool readable(int fd, int timeout_ms) {
 }
 
 TEST(SignalEvents, ASignalMakesThePipeReadable) {
-    forklab::SignalEvents events{SIGUSR1, SIGUSR2};
+    forklab::ch01::SignalEvents events{SIGUSR1, SIGUSR2};
     EXPECT_FALSE(readable(events.fd(), 0));
     ::raise(SIGUSR2);
     ASSERT_TRUE(readable(events.fd(), 1000));
@@ -25,7 +25,7 @@ TEST(SignalEvents, ASignalMakesThePipeReadable) {
 }
 
 TEST(SignalEvents, ReportsEachSignalOnceInArrivalOrder) {
-    forklab::SignalEvents events{SIGUSR1, SIGUSR2};
+    forklab::ch01::SignalEvents events{SIGUSR1, SIGUSR2};
     ::raise(SIGUSR2);
     ::raise(SIGUSR1);
     ::raise(SIGUSR2);
@@ -33,12 +33,12 @@ TEST(SignalEvents, ReportsEachSignalOnceInArrivalOrder) {
 }
 
 TEST(SignalEvents, OnlyOneInstanceAtATime) {
-    forklab::SignalEvents events{SIGUSR1};
-    EXPECT_THROW(forklab::SignalEvents second({SIGUSR2}), std::logic_error);
+    forklab::ch01::SignalEvents events{SIGUSR1};
+    EXPECT_THROW(forklab::ch01::SignalEvents second({SIGUSR2}), std::logic_error);
 }
 
 TEST(SignalEvents, DestructionRestoresDefaults) {
-    { forklab::SignalEvents events{SIGUSR1}; }
+    { forklab::ch01::SignalEvents events{SIGUSR1}; }
     struct sigaction sa = {};
     ::sigaction(SIGUSR1, nullptr, &sa);
     EXPECT_EQ(sa.sa_handler, SIG_DFL);
@@ -47,8 +47,8 @@ TEST(SignalEvents, DestructionRestoresDefaults) {
 // Pitfall 19: a signal that reaches a freshly forked child must not run the parent's handler
 // (which would write into the parent's pipe and make the parent act on a signal it never got).
 TEST(Spawn, ChildDoesNotRunTheParentsHandlers) {
-    forklab::SignalEvents events{SIGUSR1};
-    pid_t child = forklab::spawn([] {
+    forklab::ch01::SignalEvents events{SIGUSR1};
+    pid_t child = forklab::ch01::spawn([] {
         ::raise(SIGUSR1);  // default action: terminate
         return 0;
     });
@@ -60,8 +60,8 @@ TEST(Spawn, ChildDoesNotRunTheParentsHandlers) {
 }
 
 TEST(Spawn, IgnoredSignalsAreIgnoredInTheChild) {
-    forklab::SignalEvents events{SIGINT};
-    pid_t child = forklab::spawn(
+    forklab::ch01::SignalEvents events{SIGINT};
+    pid_t child = forklab::ch01::spawn(
         [] {
             ::raise(SIGINT);
             return 7;
@@ -73,11 +73,11 @@ TEST(Spawn, IgnoredSignalsAreIgnoredInTheChild) {
     EXPECT_EQ(WEXITSTATUS(status), 7);
 }
 
-TEST(BlockAllSignals, RestoresTheMask) {
+TEST(BlockedSignals, RestoresTheMask) {
     sigset_t before;
     ::sigprocmask(SIG_SETMASK, nullptr, &before);
     {
-        forklab::BlockAllSignals blocked;
+        forklab::ch01::BlockedSignals blocked;
         sigset_t now;
         ::sigprocmask(SIG_SETMASK, nullptr, &now);
         EXPECT_TRUE(sigismember(&now, SIGTERM));

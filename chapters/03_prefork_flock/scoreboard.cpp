@@ -1,6 +1,6 @@
 /// \file
 /// \brief The shared-memory scoreboard.
-#include "forklab/scoreboard.hpp"
+#include "scoreboard.hpp"
 
 #include <sys/mman.h>
 
@@ -10,7 +10,7 @@
 
 #include "forklab/error.hpp"
 
-namespace forklab {
+namespace forklab::ch03 {
 
 const char* to_string(SlotState state) {
     switch (state) {
@@ -118,4 +118,4 @@ std::string Scoreboard::render(bool json) const {
     return out.str();
 }
 
-}  // namespace forklab
+}  // namespace forklab::ch03

@@ -16,10 +16,10 @@
 #include <map>
 #include <optional>
 
-namespace forklab {
+namespace forklab::ch03 {
 
 /// One live worker as the master sees it.
-struct Worker {
+struct WorkerEntry {
     using Clock = std::chrono::steady_clock;  ///< The clock of every time point here.
 
     pid_t pid = 0;                  ///< The worker.
@@ -42,20 +42,20 @@ struct Worker {
 /// table never signals a stranger.
 class WorkerTable {
   public:
-    using Clock = Worker::Clock;          ///< The clock of every time point here.
-    using Map = std::map<pid_t, Worker>;  ///< The table itself.
+    using Clock = WorkerEntry::Clock;          ///< The clock of every time point here.
+    using Map = std::map<pid_t, WorkerEntry>;  ///< The table itself.
 
     /// \p resend: how often a stop signal is repeated until the worker is reaped.
     explicit WorkerTable(std::chrono::milliseconds resend = std::chrono::milliseconds(100))
         : resend_(resend) {}
 
     /// Records a worker just forked.
-    Worker& add(pid_t pid, std::size_t slot, unsigned generation);
+    WorkerEntry& add(pid_t pid, std::size_t slot, unsigned generation);
     /// The worker \p pid, or nullptr.
-    [[nodiscard]] Worker* find(pid_t pid);
+    [[nodiscard]] WorkerEntry* find(pid_t pid);
     /// Forgets \p pid once it has been reaped and returns what the table knew (nothing for a pid
     /// it does not know). Call it for every reaped child, before anything else uses the pid.
-    std::optional<Worker> remove(pid_t pid);
+    std::optional<WorkerEntry> remove(pid_t pid);
 
     /// Workers alive (stopping or not).
     [[nodiscard]] std::size_t size() const { return workers_.size(); }
@@ -87,4 +87,4 @@ class WorkerTable {
     std::chrono::milliseconds resend_;
 };
 
-}  // namespace forklab
+}  // namespace forklab::ch03

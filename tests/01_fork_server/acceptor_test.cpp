@@ -6,15 +6,15 @@
 
 #include <vector>
 
-#include "forklab/acceptor.hpp"
+#include "01_fork_server/acceptor.hpp"
+#include "01_fork_server/spawn.hpp"
 #include "forklab/net.hpp"
-#include "forklab/process.hpp"
 #include "harness/http_client.hpp"
 #include "harness/wait.hpp"
 
 namespace {
 
-using forklab::AcceptStatus;
+using forklab::ch01::AcceptStatus;
 
 struct Listening {
     forklab::Fd fd = forklab::listen_on({"127.0.0.1", 0}, {.backlog = 64, .nonblock = true});
@@ -23,18 +23,18 @@ struct Listening {
 
 TEST(Acceptor, WouldBlockWhenNothingIsQueued) {
     Listening l;
-    forklab::Acceptor acceptor(l.fd.get());
-    EXPECT_EQ(acceptor.accept().status, AcceptStatus::would_block);
+    forklab::ch01::Acceptor acceptor(l.fd.get());
+    EXPECT_EQ(acceptor.accept().status, forklab::ch01::AcceptStatus::would_block);
 }
 
 TEST(Acceptor, AcceptsAQueuedConnectionCloseOnExec) {
     Listening l;
-    forklab::Acceptor acceptor(l.fd.get());
+    forklab::ch01::Acceptor acceptor(l.fd.get());
     forklab::Fd client = forklab::test::connect_to(l.port);
-    forklab::AcceptResult r;
+    forklab::ch01::AcceptResult r;
     ASSERT_TRUE(forklab::test::eventually([&] {
         r = acceptor.accept();
-        return r.status == AcceptStatus::accepted;
+        return r.status == forklab::ch01::AcceptStatus::accepted;
     }));
     EXPECT_TRUE(::fcntl(r.conn.get(), F_GETFD) & FD_CLOEXEC);
 }
@@ -43,9 +43,9 @@ TEST(Acceptor, AcceptsAQueuedConnectionCloseOnExec) {
 // loop would spin. The acceptor must shed the queued connection (its client sees a close), so the
 // next attempt finds the queue empty. Runs in a child, which lowers its own descriptor limit.
 TEST(Acceptor, ShedsInsteadOfSpinningWhenOutOfDescriptors) {
-    pid_t child = forklab::spawn([] {
+    pid_t child = forklab::ch01::spawn([] {
         Listening l;
-        forklab::Acceptor acceptor(l.fd.get());
+        forklab::ch01::Acceptor acceptor(l.fd.get());
         forklab::Fd client = forklab::test::connect_to(l.port);
         forklab::Fd second = forklab::test::connect_to(l.port);
         // Fill the table: every descriptor below the new limit is in use.
@@ -65,8 +65,8 @@ TEST(Acceptor, ShedsInsteadOfSpinningWhenOutOfDescriptors) {
         }
         lim.rlim_cur = static_cast<rlim_t>(filler.back().get() + 1);
         ::setrlimit(RLIMIT_NOFILE, &lim);
-        forklab::AcceptResult r = acceptor.accept();
-        if (r.status != AcceptStatus::shed) {
+        forklab::ch01::AcceptResult r = acceptor.accept();
+        if (r.status != forklab::ch01::AcceptStatus::shed) {
             return 10 + static_cast<int>(r.status);
         }
         // The victim was closed: the client reads end-of-file (or a reset).
@@ -74,10 +74,10 @@ TEST(Acceptor, ShedsInsteadOfSpinningWhenOutOfDescriptors) {
             return 20;
         }
         // The spare is back for the next queued client, then the queue is empty: no spin.
-        if (acceptor.accept().status != AcceptStatus::shed) {
+        if (acceptor.accept().status != forklab::ch01::AcceptStatus::shed) {
             return 40;
         }
-        return acceptor.accept().status == AcceptStatus::would_block ? 0 : 30;
+        return acceptor.accept().status == forklab::ch01::AcceptStatus::would_block ? 0 : 30;
     });
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
