@@ -22,28 +22,24 @@ class RollingRestart {
   public:
     /// Starts a round that replaces \p old, in that order. A round already in progress is
     /// replaced by this one, except that the worker being replaced now goes on leaving (it stays
-    /// current()).
+    /// the current one).
     void begin(const std::vector<pid_t>& old);
 
     /// When no worker is being replaced now, picks the next one of the round that \p in_pool still
-    /// reports as a member of the pool (workers that died meanwhile are skipped) and makes it
-    /// current(). The caller then starts its replacement and asks it to leave. Returns nothing
+    /// reports as a member of the pool (workers that died meanwhile are skipped) and makes it the
+    /// current one. The caller then starts its replacement and asks it to leave. Returns nothing
     /// while a replacement is in progress or when the round is over.
     std::optional<pid_t> next(const std::function<bool(pid_t)>& in_pool);
 
-    /// Tells the round that \p pid has ended. Returns true when it was current(): the caller
+    /// Tells the round that \p pid has ended. Returns true when it was the current one: the caller
     /// calls next() to go on.
     bool ended(pid_t pid);
 
     /// Drops the round (a stop has begun).
     void cancel();
 
-    /// The worker being replaced now (0: none).
-    [[nodiscard]] pid_t current() const { return current_; }
     /// True while a round is in progress.
     [[nodiscard]] bool active() const { return current_ != 0 || !queue_.empty(); }
-    /// Old workers not yet picked.
-    [[nodiscard]] std::size_t left() const { return queue_.size(); }
 
   private:
     std::deque<pid_t> queue_;

@@ -55,23 +55,6 @@ std::size_t Scoreboard::find_free() const {
     return size_;
 }
 
-std::size_t Scoreboard::find(pid_t pid) const {
-    for (std::size_t i = 0; i < size_; ++i) {
-        if (slots_[i].pid == pid) {
-            return i;
-        }
-    }
-    return size_;
-}
-
-std::size_t Scoreboard::in_use() const {
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < size_; ++i) {
-        n += slots_[i].pid != 0 ? 1 : 0;
-    }
-    return n;
-}
-
 long Scoreboard::now_ms() {
     timespec t{};
     ::clock_gettime(CLOCK_MONOTONIC, &t);

@@ -54,10 +54,6 @@ class Scoreboard {
     [[nodiscard]] std::size_t size() const { return size_; }
     /// A free slot's index, or size() when all are taken. Master only.
     [[nodiscard]] std::size_t find_free() const;
-    /// The slot of \p pid, or size(). Master only.
-    [[nodiscard]] std::size_t find(pid_t pid) const;
-    /// Workers in use.
-    [[nodiscard]] std::size_t in_use() const;
 
     /// The board as text (one row per worker: pid, state, requests, age) or as JSON.
     [[nodiscard]] std::string render(bool json) const;

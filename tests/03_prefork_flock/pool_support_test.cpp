@@ -55,8 +55,6 @@ TEST(Scoreboard, SlotsAreSharedAcrossFork) {
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
     EXPECT_EQ(board.slot(2).pid, child);
-    EXPECT_EQ(board.find(child), 2u);
-    EXPECT_EQ(board.in_use(), 1u);
     EXPECT_NE(board.render(false).find(std::to_string(child)), std::string::npos);
     EXPECT_NE(board.render(true).find("\"requests\":7"), std::string::npos);
 }

@@ -18,15 +18,4 @@ namespace forklab {
     throw std::system_error(err, std::generic_category(), what);
 }
 
-/// Calls \p call until it does not fail with EINTR; returns its last result.
-template <typename Call>
-auto retry_eintr(Call call) {
-    for (;;) {
-        auto result = call();
-        if (result != -1 || errno != EINTR) {
-            return result;
-        }
-    }
-}
-
 }  // namespace forklab
