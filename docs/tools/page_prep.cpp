@@ -125,7 +125,7 @@ std::string link_table_row(const std::string& line, const std::set<int>& known) 
 // (docs/forklab.css: --forklab-content-width, 860 px), unless the diagram sets its own size:
 // - a dot graph gets size="8.9,40" (inches; dot scales a larger graph down, never up), on the
 //   line that opens the graph;
-// - a sequence chart gets a width that gives each of its entities about 215 px (at most 860 px)
+// - a sequence chart gets a width that gives each of its entities about 290 px (at most 860 px)
 //   and labels wrapped to their arcs, in front of its list of entities.
 void fit_diagram(std::vector<std::string>& lines, std::size_t at) {
     const bool dot = lines[at].find("\\dot") != std::string::npos;
@@ -161,7 +161,7 @@ void fit_diagram(std::vector<std::string>& lines, std::size_t at) {
             const std::size_t entities =
                 1 + static_cast<std::size_t>(std::count(line.begin(), line.end(), ','));
             const std::size_t width =
-                std::min<std::size_t>(860, std::max<std::size_t>(430, 215 * entities));
+                std::min<std::size_t>(860, std::max<std::size_t>(430, 290 * entities));
             const std::size_t indent = line.find_first_not_of(" \t");
             line.insert(indent, "width=\"" + std::to_string(width) + "\", wordwraparcs=\"true\"; ");
         }
