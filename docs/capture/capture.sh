@@ -63,11 +63,12 @@ stop() {
 }
 
 # get PORT PATH: the server's whole reply to one GET, through bash's own /dev/tcp (the kit's
-# smallest client: the request curl sends, less its User-Agent and Accept headers).
+# smallest client: the request curl sends, less its User-Agent and Accept headers, plus
+# `Connection: close` so that chapter 05's keep-alive ends with the reply).
 get() {
     local reply
     exec 3<>"/dev/tcp/127.0.0.1/$1"
-    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\n\r\n' "$2" "$1" >&3
+    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$2" "$1" >&3
     reply=$(timeout 10 cat <&3 | tr -d '\r')
     exec 3<&-
     printf '%s\n' "$reply"
@@ -156,6 +157,25 @@ stop "$ch03"
 sed -n '/HUP: replacing/,/every worker replaced/p' "$work/ch03.log" >"$out/capture_ch03_hup.txt"
 bash "$(dirname "$0")/timeline.sh" "$work/ch03.log" >"$out/capture_ch03_timeline.svg"
 cp "$out/capture_ch03_timeline.svg" "$out/ch03_rolling_restart.svg"
+
+# ---- Chapter 05: epoll workers fed by the master ----------------------------------------------
+start ch05_fd_passing --workers 3 --log-file "$work/ch05.log"
+ch05=$pid
+(body "$port" /sleep/400 >/dev/null) &
+slow=$!
+started+=("$slow")
+# In flight once the workers hold two open connections: the sleeper's and the /status request's.
+two_open() {
+    body "$port" /status | awk '{ for (i = 1; i < NF; i++) if ($i == "open") n += $(i + 1) + 0 }
+                                END { exit !(n >= 2) }'
+}
+wait_for 10 two_open || fail "ch05: the slow request never reached a worker"
+kill -HUP "$ch05"
+wait_for 15 grep -q "every worker replaced" "$work/ch05.log" || fail "ch05: HUP did not finish"
+wait "$slow" || true
+stop "$ch05"
+sed -n '/HUP: replacing/,/every worker replaced/p' "$work/ch05.log" >"$out/capture_ch05_hup.txt"
+bash "$(dirname "$0")/timeline.sh" "$work/ch05.log" >"$out/ch05_rolling_restart.svg"
 
 for f in "$out"/capture_*; do
     [[ -s $f ]] || fail "$f is empty"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # timeline.sh LOG > SVG: chapter 03's rolling restart drawn from a real run's log, one bar per
 # worker from its spawn to its exit, the time axis in milliseconds from the HUP. Old workers
-# (generation 0) are grey, their replacements green; a red tick marks a worker's exit.
+# (spawned before the HUP) are grey, their replacements green; a red tick marks a worker's exit.
+# Chapters 03 and 05 log their restarts alike.
 #   ... [27775 master] HUP: replacing 3 workers one by one (generation 1)
 #   ... [27775 master] spawned worker 27786 (slot 3, generation 1)
 #   ... [27775 master] worker 27777 left as asked (HUP) after 2 requests
@@ -10,7 +11,7 @@ set -euo pipefail
 awk '
 function ms(clock,   p) { split(clock, p, ":"); return ((p[1] * 60 + p[2]) * 60 + p[3]) * 1000 }
 done { next }
-/spawned worker/ { t = ms($2); w = $7; order[++n] = w; start[w] = t; gen[w] = $11 + 0 }
+/spawned worker/ { t = ms($2); w = $7; order[++n] = w; start[w] = t; gen[w] = seen_hup ? 1 : 0 }
 /HUP: replacing/ { hup = ms($2); seen_hup = 1 }
 / left / && seen_hup { w = $6; end[w] = ms($2); reqs[w] = $(NF - 1) }
 /every worker replaced/ && seen_hup { last = ms($2); done = 1 }
