@@ -7,7 +7,8 @@
 #     or the width of an SVG or PNG it shows in an img), against --forklab-content-width of the
 #     book's stylesheet;
 #   - a chapter or exercise page (chNN.html, exNN.html) without its previous and next links at
-#     the top and at the bottom.
+#     the top and at the bottom;
+#   - a glossary term's page (term_*.html) that the search box cannot find.
 # Exits 77 (ctest: skipped) when the book has not been built.
 set -eu
 
@@ -103,6 +104,13 @@ for page in ch[0-9][0-9].html ex[0-9][0-9].html; do
         grep -q 'pagenav-prev"><a ' <<<"$nav" && grep -q 'pagenav-next"><a ' <<<"$nav" ||
             echo "$page: no previous and next links at the $where" >>"$faults"
     done
+done
+
+# 4. Every glossary term is in the search index (the search finds page titles).
+for page in term_*.html; do
+    [[ -f $page ]] || continue
+    grep -q "'\.\./$page'" search/pages_*.js ||
+        echo "$page: not in the search index (SEARCHENGINE off?)" >>"$faults"
 done
 
 if [[ -s $faults ]]; then
