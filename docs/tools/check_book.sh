@@ -8,11 +8,15 @@
 #     book's stylesheet;
 #   - a chapter or exercise page (chNN.html, exNN.html) without its previous and next links at
 #     the top and at the bottom;
-#   - a glossary term's page (term_*.html) that the search box cannot find.
+#   - a glossary term's page (term_*.html) that the search box cannot find;
+#   - with SOURCE_DIR: a repository path a page names in code (`chapters/01_fork_server/spawn.cpp`)
+#     that is not in the repository (a page left behind when a file moved).
 # Exits 77 (ctest: skipped) when the book has not been built.
 set -eu
 
-html=${1:?usage: check_book.sh HTML_DIR}
+html=${1:?usage: check_book.sh HTML_DIR [SOURCE_DIR]}
+source_dir=${2:-}
+[[ -z $source_dir ]] || source_dir=$(cd "$source_dir" && pwd)
 if [[ ! -f $html/index.html ]]; then
     echo "check_book: no book in $html (build the docs target first): skipped"
     exit 77
@@ -112,6 +116,16 @@ for page in term_*.html; do
     grep -q "'\.\./$page'" search/pages_*.js ||
         echo "$page: not in the search index (SEARCHENGINE off?)" >>"$faults"
 done
+
+# 5. Repository paths named on the pages exist.
+if [[ -n $source_dir ]]; then
+    for page in ./*.html; do
+        grep -o '<code>\(common\|chapters\|exercises\|tests\|docs\)/[A-Za-z0-9_./-]*\.[a-z]*</code>' "$page" |
+            sed 's|</\?code>||g' | sort -u | while read -r path; do
+            [[ -e $source_dir/$path ]] || echo "${page#./}: names $path, which is not in the repository"
+        done
+    done >>"$faults"
+fi
 
 if [[ -s $faults ]]; then
     sort -u "$faults"
