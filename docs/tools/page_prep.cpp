@@ -126,7 +126,8 @@ std::string link_table_row(const std::string& line, const std::set<int>& known) 
 // - a dot graph gets size="8.9,40" (inches; dot scales a larger graph down, never up), on the
 //   line that opens the graph;
 // - a sequence chart gets a width that gives each of its entities about 290 px (at most 860 px)
-//   and labels wrapped to their arcs, in front of its list of entities.
+//   and labels wrapped to their arcs, in front of its list of entities; its self-arcs
+//   ("a => a") become action boxes ("a rbox a").
 void fit_diagram(std::vector<std::string>& lines, std::size_t at) {
     const bool dot = lines[at].find("\\dot") != std::string::npos;
     const bool msc = lines[at].find("\\msc") != std::string::npos;
@@ -146,6 +147,14 @@ void fit_diagram(std::vector<std::string>& lines, std::size_t at) {
     }
     if (sized) {
         return;
+    }
+    if (msc) {
+        // mscgen draws a process's message to itself as a loop that can leave the picture (the
+        // leftmost entity's loops go off its left edge): an action box says the same thing.
+        static const std::regex self_arc(R"(^(\s*)([A-Za-z0-9_]+)\s*(=>>|=>|->|>>|:>)\s*\2\s*\[)");
+        for (std::size_t i = at + 1; i < end; ++i) {
+            lines[i] = std::regex_replace(lines[i], self_arc, "$1$2 rbox $2 [");
+        }
     }
     for (std::size_t i = at + 1; i < end; ++i) {
         std::string& line = lines[i];
