@@ -158,9 +158,17 @@ sed -n '/HUP: replacing/,/every worker replaced/p' "$work/ch03.log" >"$out/captu
 bash "$(dirname "$0")/timeline.sh" "$work/ch03.log" >"$out/capture_ch03_timeline.svg"
 cp "$out/capture_ch03_timeline.svg" "$out/ch03_rolling_restart.svg"
 
+# ---- Chapter 04: an adaptive pool -------------------------------------------------------------
+start ch04_adaptive_pool --log-file "$work/ch04.log"
+ch04=$pid
+forest "$ch04" >"$out/capture_ch04_forest.txt"
+body "$port" /status >"$out/capture_ch04_status.txt"
+stop "$ch04"
+
 # ---- Chapter 05: epoll workers fed by the master ----------------------------------------------
 start ch05_fd_passing --workers 3 --log-file "$work/ch05.log"
 ch05=$pid
+body "$port" /status >"$out/capture_ch05_status.txt"
 (body "$port" /sleep/400 >/dev/null) &
 slow=$!
 started+=("$slow")
