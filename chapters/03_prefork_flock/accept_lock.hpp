@@ -37,7 +37,9 @@ class AcceptLock {
     static AcceptLock create(LockKind kind, const std::string& path);
 
     AcceptLock() = default;
+    /// Takes over \p other's lock; \p other is left empty.
     AcceptLock(AcceptLock&& other) noexcept;
+    /// Releases this lock's mapping and takes over \p other's.
     AcceptLock& operator=(AcceptLock&& other) noexcept;
     AcceptLock(const AcceptLock&) = delete;
     AcceptLock& operator=(const AcceptLock&) = delete;

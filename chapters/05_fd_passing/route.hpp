@@ -13,6 +13,7 @@ namespace forklab::ch05 {
 
 /// Where the routing key comes from (`--route`).
 struct RouteConfig {
+    /// Where the key is read: nowhere, a header, or the first path segment.
     enum class Source { none, header, path } source = Source::none;  ///< Off, a header, the path.
     std::string header;  ///< The header's name, for Source::header.
 };

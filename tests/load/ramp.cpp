@@ -51,27 +51,36 @@ std::size_t idle_of(const std::vector<pid_t>& workers) {
     return n;
 }
 
+// The chart: 860 px wide (the book's content column), axis titles, and a legend that shows each
+// line's own stroke beside its name.
 std::string svg(const std::vector<Sample>& samples, double seconds, std::size_t top) {
-    const double w = 720, h = 300, left = 50, bottom = 40, right = 20, topm = 20;
+    const double w = 860, h = 360, left = 64, bottom = 56, right = 24, topm = 48;
     auto x = [&](double t) { return left + (w - left - right) * t / seconds; };
     auto y = [&](double v) {
         return h - bottom - (h - bottom - topm) * v / static_cast<double>(top);
     };
     std::ostringstream s;
     s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << h
-      << "' font-family='Helvetica' font-size='11'>\n<rect width='100%' height='100%' "
-         "fill='white'/>\n";
+      << "' viewBox='0 0 " << w << " " << h
+      << "' font-family='Helvetica, Arial, sans-serif' font-size='13'>\n"
+         "<rect width='100%' height='100%' fill='white'/>\n";
     for (std::size_t v = 0; v <= top; v += top / 5 > 0 ? top / 5 : 1) {
         s << "<line x1='" << left << "' x2='" << w - right << "' y1='" << y(double(v)) << "' y2='"
           << y(double(v)) << "' stroke='#ddd'/><text x='" << left - 8 << "' y='" << y(double(v)) + 4
           << "' text-anchor='end'>" << v << "</text>\n";
     }
     for (int t = 0; t <= static_cast<int>(seconds); t += 2) {
-        s << "<text x='" << x(t) << "' y='" << h - bottom + 16 << "' text-anchor='middle'>" << t
-          << " s</text>\n";
+        s << "<text x='" << x(t) << "' y='" << h - bottom + 18 << "' text-anchor='middle'>" << t
+          << "</text>\n";
     }
+    s << "<line x1='" << left << "' x2='" << w - right << "' y1='" << h - bottom << "' y2='"
+      << h - bottom << "' stroke='#333'/>\n"
+      << "<text x='" << (left + w - right) / 2 << "' y='" << h - 14
+      << "' text-anchor='middle'>time since the ramp began (s)</text>\n"
+      << "<text transform='translate(18," << (topm + h - bottom) / 2
+      << ") rotate(-90)' text-anchor='middle'>processes (workers) or concurrent clients</text>\n";
     auto line = [&](const char* color, auto value, const char* dash) {
-        s << "<polyline fill='none' stroke='" << color << "' stroke-width='2' stroke-dasharray='"
+        s << "<polyline fill='none' stroke='" << color << "' stroke-width='2.5' stroke-dasharray='"
           << dash << "' points='";
         for (const Sample& p : samples) {
             s << x(p.t) << "," << y(value(p)) << " ";
@@ -79,14 +88,28 @@ std::string svg(const std::vector<Sample>& samples, double seconds, std::size_t 
         s << "'/>\n";
     };
     line(
-        "#999", [](const Sample& p) { return double(p.clients); }, "4,3");
+        "#666", [](const Sample& p) { return double(p.clients); }, "6,4");
     line(
-        "#1f77b4", [](const Sample& p) { return double(p.workers); }, "");
+        "#1f77b4", [](const Sample& p) { return double(p.workers); }, "none");
     line(
-        "#2ca02c", [](const Sample& p) { return double(p.idle); }, "");
-    s << "<text x='" << left + 10 << "' y='" << topm + 4
-      << "'><tspan fill='#999'>- - clients</tspan>   <tspan fill='#1f77b4'>-- workers</tspan>   "
-         "<tspan fill='#2ca02c'>-- idle workers</tspan></text>\n</svg>\n";
+        "#2ca02c", [](const Sample& p) { return double(p.idle); }, "none");
+    // The legend, above the plot: a stroke sample, then its name.
+    struct Key {
+        const char* color;
+        const char* dash;
+        const char* name;
+    };
+    const Key keys[] = {{"#666", "6,4", "clients (the load)"},
+                        {"#1f77b4", "none", "workers (the pool)"},
+                        {"#2ca02c", "none", "idle workers (blocked in accept)"}};
+    double kx = left;
+    for (const Key& k : keys) {
+        s << "<line x1='" << kx << "' x2='" << kx + 28 << "' y1='22' y2='22' stroke='" << k.color
+          << "' stroke-width='2.5' stroke-dasharray='" << k.dash << "'/><text x='" << kx + 34
+          << "' y='26'>" << k.name << "</text>\n";
+        kx += 34 + 8.0 * static_cast<double>(std::string(k.name).size()) + 24;
+    }
+    s << "</svg>\n";
     return s.str();
 }
 

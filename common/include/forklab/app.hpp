@@ -1,5 +1,5 @@
 /// \file
-/// \brief The small HTTP application every chapter serves (DESIGN.md, "The app").
+/// \brief The small HTTP application every chapter serves, so that their figures compare.
 ///
 /// Routes: `/` -> "Hello, world\n"; `/bytes/N` -> N bytes (N <= 16 MiB); `/sleep/MS` -> answers
 /// after MS ms (<= 60000); `/pid` -> the serving process's pid; `/status` (`/status?json`) -> the

@@ -44,12 +44,16 @@ class Cli {
     [[nodiscard]] std::string usage() const;
 
   private:
+    /// \cond INTERNAL
+    // (Hidden from the book: Doxygen 1.9 links its class page's summary to a section of nested
+    // classes that it leaves out when the only nested class is private.)
     struct Spec {
         std::string name;
         std::string metavar;  // empty for a flag
         std::string help;
         std::function<std::string(const std::string&)> apply;
     };
+    /// \endcond
     const Spec* find(const std::string& name) const;
 
     std::string program_;
@@ -57,7 +61,7 @@ class Cli {
     std::vector<Spec> specs_;
 };
 
-/// What every server accepts (DESIGN.md, "Contracts every server keeps").
+/// What every server accepts (the contracts of \ref main_use "Using the kit").
 struct ServerOptions {
     Endpoint listen;                   ///< --listen HOST:PORT
     std::string log_file;              ///< --log-file PATH ("" = stderr)
