@@ -1,6 +1,5 @@
 /// \file
-/// \brief One connection of a worker, as connections.cpp and connections_end.cpp see it.
-/// Chapter-internal.
+/// \brief One connection of a worker, as the files of Connections see it. Chapter-internal.
 #pragma once
 
 #include <chrono>
@@ -19,13 +18,13 @@ struct Connections::Conn : TimerHook {
     enum class Phase { reading, sleeping, writing, lingering } phase = Phase::reading;
     Fd fd;
     http::RequestParser parser;
-    std::string carried;       // routing: every byte read before the first request, for a hand-back
-    bool routable = false;     // the first request's key is still to be checked
-    bool too_much = false;     // more than max_carried came before it: cannot travel, serve here
-    unsigned long served = 0;  // requests answered on it
-    std::string out;           // the response being written
-    std::size_t sent = 0;      // how much of it is written
-    bool keep_alive = false;   // after the response being written
+    bool reroutable = false;     // its first request is still to be shown to the Router
+    std::string read;            // while reroutable: every byte read from it, which travel with it
+    unsigned long served = 0;    // requests answered on it
+    std::string out;             // the response being written: head, and body unless generated
+    std::size_t sent = 0;        // how much of it is written
+    std::size_t generated = 0;   // bytes of a generated body still to send after `out`
+    bool keep_alive = false;     // after the response being written
     bool linger_after = false;   // unread input remains: half-close and drain, not a plain close
     bool head_only = false;      // HEAD: the body is left out
     Response pending;            // /sleep/MS: the response waiting for its deadline
