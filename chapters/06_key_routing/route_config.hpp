@@ -9,8 +9,10 @@ namespace forklab::ch06 {
 
 /// Where the routing key comes from.
 struct RouteConfig {
-    enum class Source { none, header, path } source = Source::none;  ///< Off, a header, the path.
-    std::string header;  ///< The header's name, for Source::header.
+    /// Off, a request header, or the first segment of the path.
+    enum class Source { none, header, path };
+    Source source = Source::none;  ///< Where the key is.
+    std::string header;            ///< The header's name, for Source::header.
 };
 
 /// "header:NAME" or "path" -> the configuration; nothing for anything else.
