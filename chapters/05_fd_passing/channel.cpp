@@ -38,16 +38,11 @@ void close_received(msghdr& msg) {
     }
 }
 
-bool known(Command command) {
-    return command == Command::connection || command == Command::hand_back ||
-           command == Command::forward;
-}
-
 }  // namespace
 
 //! [send]
-SendStatus send_message(int channel, const Message& message, Fd& fd) {
-    iovec iov{const_cast<Message*>(&message), message_header + message.bytes};
+SendStatus send_fd(int channel, const void* data, std::size_t size, Fd& fd) {
+    iovec iov{const_cast<void*>(data), size};
     Control control{};  // lives until sendmsg returns (the original's went out of scope first)
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -83,9 +78,10 @@ SendStatus send_message(int channel, const Message& message, Fd& fd) {
 //! [send]
 
 //! [recv]
-RecvStatus recv_message(int channel, Message& message, Fd& fd) {
+RecvStatus recv_fd(int channel, void* data, std::size_t capacity, std::size_t& size, Fd& fd) {
     fd.reset();
-    iovec iov{&message, sizeof message};
+    size = 0;
+    iovec iov{data, capacity};
     Control control{};
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -106,16 +102,14 @@ RecvStatus recv_message(int channel, Message& message, Fd& fd) {
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     bool one_fd = c != nullptr && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
                   c->cmsg_len == CMSG_LEN(sizeof(int)) && CMSG_NXTHDR(&msg, c) == nullptr;
-    auto got = static_cast<std::size_t>(n);
-    if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || !one_fd || got < message_header ||
-        message.bytes > max_carried || got != message_header + message.bytes ||
-        !known(message.command)) {
+    if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || !one_fd) {
         close_received(msg);  // whatever did arrive is closed, never leaked
         return RecvStatus::bad;
     }
     int raw = -1;
     std::memcpy(&raw, CMSG_DATA(c), sizeof raw);
     fd.reset(raw);
+    size = static_cast<std::size_t>(n);
     return RecvStatus::received;
 }
 //! [recv]

@@ -14,29 +14,22 @@
 
 namespace forklab::ch05 {
 
-/// What a message asks of its receiver. Every command carries one connection.
+/// What a message asks of its receiver.
 enum class Command : std::uint32_t {
     connection = 1,  ///< master -> worker: a new connection; serve it.
-    hand_back = 2,   ///< worker -> master: not my key; give it to `owner`, with these bytes.
-    forward = 3,     ///< master -> worker: a handed-back connection; its first bytes are here.
 };
 
-/// Most bytes of a connection's input that can travel with it: a whole request head (at most
-/// http::max_head) and whatever the client pipelined behind it.
-inline constexpr std::size_t max_carried = 16384;
-
-/// One channel message: a fixed part, then `bytes` bytes of `data` (only those are sent).
+/// Chapter 05's message: what the descriptor attached to it is for. A descriptor needs nothing
+/// more to travel (the kernel carries the connection itself); the command keeps the message at
+/// least one byte long, as a message must be to carry a descriptor.
 struct Message {
-    Command command = Command::connection;  ///< What it asks.
-    std::uint32_t owner = 0;                ///< hand_back: the index of the worker owning the key.
-    std::uint32_t bytes = 0;                ///< How many bytes of data are used.
-    std::uint32_t reserved = 0;             ///< Zero; keeps the fixed part 16 bytes.
-    char data[max_carried];                 ///< The connection's input already read (hand_back,
-                                            ///< forward); those bytes are no longer in the socket.
+    Command command = Command::connection;  ///< What to do with the connection.
 };
 
-/// Size of the fixed part: a message is never shorter.
-inline constexpr std::size_t message_header = offsetof(Message, data);
+/// True when the \p size bytes received into \p message are one whole chapter 05 message.
+inline bool valid(const Message& message, std::size_t size) {
+    return size == sizeof message && message.command == Command::connection;
+}
 
 /// How a send went.
 enum class SendStatus {
@@ -46,31 +39,33 @@ enum class SendStatus {
     failed,       ///< The receiver is gone or the call failed: \p fd is still the caller's.
 };
 
-/// Sends \p message (its fixed part and `bytes` bytes of data) with \p fd attached, without ever
-/// blocking. Requires a valid \p fd and `message.bytes <= max_carried`.
+/// Sends the \p size bytes at \p data (at least one) as one message with \p fd attached, without
+/// ever blocking. Requires a valid \p fd.
 ///
 /// On SendStatus::sent it closes the caller's copy of \p fd: the receiver holds its own now, and a
 /// sender that kept one would keep the connection open after the receiver closes it (the client
 /// would never see end-of-file). On any other status the caller still owns \p fd and must give it
 /// to someone else or close it.
-SendStatus send_message(int channel, const Message& message, Fd& fd);
+SendStatus send_fd(int channel, const void* data, std::size_t size, Fd& fd);
 
 /// How a receive went.
 enum class RecvStatus {
     received,     ///< One whole, valid message; \p fd holds its connection.
     would_block,  ///< Nothing to read now.
     closed,       ///< The other end is gone (end-of-file): for a worker, the master died.
-    bad,          ///< A short, truncated or malformed message: every descriptor that came with it
-                  ///< has been closed, \p fd is empty.
+    bad,          ///< A truncated or malformed message: every descriptor that came with it has
+                  ///< been closed, \p fd is empty.
 };
 
-/// Receives one message into \p message and its connection into \p fd, without blocking.
+/// Receives one message of at most \p capacity bytes into \p data, its length into \p size and its
+/// connection into \p fd, without blocking.
 ///
-/// Checks everything it receives before trusting it: the length against the fixed part and
-/// `bytes`, MSG_TRUNC and MSG_CTRUNC, and that the control data is exactly one SOL_SOCKET /
-/// SCM_RIGHTS message with one descriptor. The descriptor is close-on-exec from the moment it
-/// arrives (MSG_CMSG_CLOEXEC). A receiver out of descriptors (EMFILE) gets RecvStatus::bad: the
-/// kernel could not install the descriptor, closed it, and said so with MSG_CTRUNC.
-RecvStatus recv_message(int channel, Message& message, Fd& fd);
+/// Checks everything it receives before trusting it: MSG_TRUNC (the message was longer than
+/// \p capacity) and MSG_CTRUNC, and that the control data is exactly one SOL_SOCKET /
+/// SCM_RIGHTS message with one descriptor. What the bytes say is the caller's to check. The
+/// descriptor is close-on-exec from the moment it arrives (MSG_CMSG_CLOEXEC). A receiver out of
+/// descriptors (EMFILE) gets RecvStatus::bad: the kernel could not install the descriptor, closed
+/// it, and said so with MSG_CTRUNC.
+RecvStatus recv_fd(int channel, void* data, std::size_t capacity, std::size_t& size, Fd& fd);
 
 }  // namespace forklab::ch05

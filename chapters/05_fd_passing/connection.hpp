@@ -1,6 +1,5 @@
 /// \file
-/// \brief One connection of a worker, as connections.cpp and connections_end.cpp see it.
-/// Chapter-internal.
+/// \brief One connection of a worker, as the files of Connections see it. Chapter-internal.
 #pragma once
 
 #include <chrono>
@@ -15,26 +14,27 @@ namespace forklab::ch05 {
 
 /// One client connection.
 struct Connections::Conn : TimerHook {
-    /// Where a connection stands (see Connections).
+    /// Where it stands (see Connections).
     enum class Phase { reading, sleeping, writing, lingering };
-    Phase phase = Phase::reading;  ///< Where this one stands.
-    Fd fd;                         ///< The connection's socket (owned).
-    http::RequestParser parser;    ///< The request being read.
-    std::string carried;    ///< routing: every byte read before the first request, for a hand-back
-    bool routable = false;  ///< the first request's key is still to be checked
-    bool too_much = false;  ///< more than max_carried came before it: cannot travel, serve here
-    unsigned long served = 0;    ///< requests answered on it
-    std::string out;             ///< the response being written
-    std::size_t sent = 0;        ///< how much of it is written
-    bool keep_alive = false;     ///< after the response being written
-    bool linger_after = false;   ///< unread input remains: half-close and drain, not a plain close
-    bool head_only = false;      ///< HEAD: the body is left out
-    Response pending;            ///< /sleep/MS: the response waiting for its deadline
-    std::uint32_t interest = 0;  ///< what epoll watches (or will, once registered)
-    bool registered = false;     ///< in the epoll set yet
-    unsigned long serial = 0;    ///< tells a reused descriptor number from this connection
-    std::size_t index = 0;       ///< its place in the table: its descriptor's number
-    std::size_t drained = 0;     ///< bytes thrown away while lingering
+    Phase phase = Phase::reading;  ///< Where it stands now.
+    Fd fd;                         ///< The connection (this process holds the only copy).
+    http::RequestParser parser;    ///< What it sent, parsed one request at a time.
+    bool reroutable = false;       ///< Its first request is still to be shown to the Router.
+    std::string read;              ///< While reroutable: every byte read from it (they travel
+                                   ///< with it if it leaves).
+    unsigned long served = 0;      ///< Requests answered on it.
+    std::string out;               ///< The response being written: head, and body unless generated.
+    std::size_t sent = 0;          ///< How much of `out` is written.
+    std::size_t generated = 0;     ///< Bytes of a generated body still to send after `out`.
+    bool keep_alive = false;       ///< After the response being written.
+    bool linger_after = false;   ///< Unread input remains: half-close and drain, not a plain close.
+    bool head_only = false;      ///< HEAD: the body is left out.
+    Response pending;            ///< /sleep/MS: the response waiting for its deadline.
+    std::uint32_t interest = 0;  ///< What epoll watches (or will, once registered).
+    bool registered = false;     ///< In the epoll set yet.
+    unsigned long serial = 0;    ///< Tells a reused descriptor number from this connection.
+    std::size_t index = 0;       ///< Its place in the table: its descriptor's number.
+    std::size_t drained = 0;     ///< Bytes thrown away while lingering.
 };
 
 /// How long a half-closed connection may drain before it is closed regardless.

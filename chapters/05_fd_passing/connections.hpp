@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -12,7 +11,7 @@
 #include "03_prefork_flock/scoreboard.hpp"
 #include "forklab/app.hpp"
 #include "forklab/fd.hpp"
-#include "route.hpp"
+#include "router.hpp"
 #include "timers.hpp"
 
 namespace forklab::ch05 {
@@ -25,39 +24,30 @@ struct ConnectionLimits {
     long max_connections = 4096;       ///< Open connections at most; more are answered 503.
 };
 
-/// Key routing as one worker sees it.
-struct Ownership {
-    RouteConfig route;        ///< Where keys come from (off by default).
-    std::size_t index = 0;    ///< The keys this worker owns: those with owner_of(key) == index.
-    std::size_t workers = 1;  ///< How many workers share the keys.
-};
-
 /// The connections of one worker, keyed by descriptor, and their deadlines.
 ///
 /// A connection goes: reading (its request head, bounded by the read timeout; between requests by
 /// the keep-alive timeout) -> sleeping (/sleep/MS: a deadline, no thread, no blocking) -> writing
-/// (EPOLLOUT while the socket is full) -> reading again (keep-alive) or lingering (half-closed,
-/// draining what the client still sends, so that the close does not turn into a reset) -> closed.
-/// In the common case a request costs one read and one write: no epoll_ctl, no timer syscall.
+/// (EPOLLOUT while the socket is full; a long body is made as the socket drains, never held whole)
+/// -> reading again (keep-alive) or lingering (half-closed, draining what the client still sends,
+/// so that the close does not turn into a reset) -> closed. In the common case a request costs one
+/// read and one write: no epoll_ctl, no timer syscall.
 class Connections {
   public:
-    /// Gives a connection that is not this worker's (its first request carries another worker's
-    /// key) back to the master with the bytes already read from it. Returns true when it took the
-    /// connection (then \p fd is empty); false leaves it here, to be served here.
-    using HandBack = std::function<bool(Fd& fd, std::string_view bytes, std::size_t owner)>;
-
     /// \p epoll is the worker's epoll instance (not owned); \p slot its scoreboard slot, whose
     /// `open` count goes down by one for every connection that leaves (the master raised it).
-    Connections(int epoll, const ConnectionLimits& limits, Ownership ownership,
-                const AppContext& app, ch03::Slot& slot, HandBack hand_back);
+    /// \p router (not owned, may be null) is shown the first request of every reroutable
+    /// connection; \p me is the worker this runs in.
+    Connections(int epoll, const ConnectionLimits& limits, const AppContext& app, ch03::Slot& slot,
+                Router* router, ThisWorker me);
     ~Connections();
     Connections(const Connections&) = delete;
     Connections& operator=(const Connections&) = delete;
 
     /// Takes ownership of \p fd (non-blocking) and serves it. \p first_bytes were read from it
-    /// elsewhere (a forwarded connection) and are parsed before anything else. A \p routable
-    /// connection is checked for its key on its first request (and may be handed back).
-    void add(Fd fd, std::string_view first_bytes, bool routable, Clock::time_point now);
+    /// elsewhere (by another worker) and are parsed before anything else. The first request of a
+    /// \p reroutable connection is shown to the Router, which may take the connection away.
+    void add(Fd fd, std::string_view first_bytes, bool reroutable, Clock::time_point now);
 
     /// Acts on epoll's report \p events for descriptor \p fd (unknown descriptors are ignored).
     void on_event(int fd, std::uint32_t events, Clock::time_point now);
@@ -71,7 +61,7 @@ class Connections {
 
     /// Graceful stop: idle keep-alive connections are closed now (unless a request is already
     /// waiting in one), every request in flight or still to come on a new connection is answered
-    /// with `Connection: close`, and no connection is handed back any more.
+    /// with `Connection: close`, and no connection is shown to the Router any more.
     void stop_gracefully();
 
     /// Connections open.
@@ -86,22 +76,22 @@ class Connections {
     Conn* find(int fd) const;
     void read_some(Conn& c, Clock::time_point now);
     void serve(Conn& c, Clock::time_point now);
-    bool route_elsewhere(Conn& c, const http::Request& request);
+    bool leaves(Conn& c, const http::Request& request);
     Progress respond(Conn& c, const Response& response, Clock::time_point now);
     Progress flush(Conn& c, Clock::time_point now);
     bool after_response(Conn& c, Clock::time_point now);
     void linger(Conn& c, Clock::time_point now);
     void drain(Conn& c);
-    void watch(Conn& c, std::uint32_t events);
+    [[nodiscard]] bool watch(Conn& c, std::uint32_t events);
     void close(Conn& c);
     void release(Conn& c);
 
     int epoll_;
     ConnectionLimits limits_;
-    Ownership ownership_;
     const AppContext& app_;
     ch03::Slot& slot_;
-    HandBack hand_back_;
+    Router* router_;
+    ThisWorker me_;
     std::vector<std::unique_ptr<Conn>> table_;  // by descriptor
     std::vector<std::unique_ptr<Conn>> spare_;  // closed ones, kept for reuse
     TimerList reading_;                         // a head on its way (or a new connection)

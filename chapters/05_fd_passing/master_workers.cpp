@@ -11,16 +11,16 @@
 
 #include "01_fork_server/signals.hpp"
 #include "forklab/log.hpp"
-#include "master_state.hpp"
+#include "master.hpp"
 #include "worker.hpp"
 
 namespace forklab::ch05 {
 
 //! [spawn]
-bool Master::spawn_worker(std::size_t place) {
+bool Master::spawn_worker(std::size_t index) {
     auto retry = [&](const std::string& why) {
         log::line(why, ": will retry in 100 ms");
-        respawn_at_[place] = Clock::now() + milliseconds(100);
+        respawn_at_[index] = Clock::now() + milliseconds(100);
         return false;
     };
     std::size_t slot = board_.find_free();
@@ -33,6 +33,12 @@ bool Master::spawn_worker(std::size_t place) {
     }
     Fd mine(pair[0]);
     Fd theirs(pair[1]);
+    // In the epoll set before the fork, so that a failure costs no worker. The child's copy of
+    // `mine` does not keep it there: the child closes it at once.
+    epoll_event ev{EPOLLIN, {.u64 = tag(Source::channel, mine.get())}};
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, mine.get(), &ev) == -1) {
+        return retry(std::string("epoll_ctl add channel: ") + std::strerror(errno));
+    }
     ch03::Slot& s = board_.slot(slot);
     s.state = static_cast<int>(ch03::SlotState::starting);
     s.requests = 0;
@@ -40,10 +46,14 @@ bool Master::spawn_worker(std::size_t place) {
     s.dispatched = 0;
     s.started_ms = ch03::Scoreboard::now_ms();
     s.generation = generation_;
-    WorkerContext context{theirs.get(),   board_,
-                          slot,           stats_,
-                          ::getpid(),     Ownership{config_.route, place, places_.size()},
-                          config_.limits, config_.drills};
+    WorkerContext context{ThisWorker{theirs.get(), index, current_.size()},
+                          board_,
+                          slot,
+                          stats_,
+                          ::getpid(),
+                          config_.limits,
+                          config_.router,
+                          config_.drills};
     pid_t pid = 0;
     try {
         // The worker starts with QUIT, HUP, USR1 and TERM held until its own handlers are in place
@@ -54,8 +64,8 @@ bool Master::spawn_worker(std::size_t place) {
                 // The child starts with copies of the master's descriptors. A master end of any
                 // channel left open here would keep that channel alive after the master dies, and
                 // its worker would never see end-of-file: close them all, ours included.
-                for (auto& entry : links_) {
-                    entry.second.channel.reset();
+                for (auto& entry : channels_) {
+                    entry.second.master_end.reset();
                 }
                 mine.reset();
                 listener_.reset();
@@ -70,26 +80,25 @@ bool Master::spawn_worker(std::size_t place) {
     }
     theirs.reset();  // the worker's end lives in the worker alone
     s.pid = pid;
-    Link& link = links_[pid];
-    link = Link{std::move(mine), place, slot};
-    epoll_event ev{EPOLLIN, {.u64 = tag(Source::channel, pid)}};
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, link.channel.get(), &ev);
-    places_[place] = Place{pid, &link};
+    WorkerChannel& channel = channels_[pid];
+    channel = WorkerChannel{std::move(mine), index, slot};
+    current_[index] = CurrentWorker{pid, &channel};
     workers_.add(pid, slot, generation_);
-    log::line("spawned worker ", pid, " (place ", place, ", slot ", slot, ")");
+    log::line("spawned worker ", pid, " (index ", index, ", slot ", slot, ")");
     return true;
 }
 //! [spawn]
 
-/// True when \p place has a worker that takes new connections: alive and not leaving.
-bool Master::taking(const Place& place) const {
-    return place.pid != 0 && workers_.serving(place.pid);
+/// True when \p current is a worker that takes new connections: alive and not leaving.
+bool Master::taking(const CurrentWorker& current) const {
+    return current.pid != 0 && workers_.serving(current.pid);
 }
 
-/// Respawns dead places; after start-up failures one probe at a time, after the back-off.
-void Master::keep_places(Clock::time_point now) {
+/// Respawns a worker for every index that has none; after start-up failures one probe at a time,
+/// after the back-off.
+void Master::keep_pool_full(Clock::time_point now) {
     auto starting = [&](bool since_failure) {
-        return std::any_of(links_.begin(), links_.end(), [&](const auto& e) {
+        return std::any_of(channels_.begin(), channels_.end(), [&](const auto& e) {
             const ch03::WorkerEntry* w = workers_.find(e.first);
             bool started = state_of(e.second) != ch03::SlotState::starting;
             return since_failure ? w != nullptr && w->spawned > failed_at_ && started : !started;
@@ -99,8 +108,8 @@ void Master::keep_places(Clock::time_point now) {
         log::line("workers start again after ", start_failures_.count(), " failures");
         start_failures_.started();
     }
-    for (std::size_t i = 0; i < places_.size(); ++i) {
-        if (places_[i].pid == 0 && now >= respawn_at_[i]) {
+    for (std::size_t i = 0; i < current_.size(); ++i) {
+        if (current_[i].pid == 0 && now >= respawn_at_[i]) {
             if (start_failures_.count() > 0 && starting(false)) {
                 break;  // in a crash loop: never a burst of forks
             }
@@ -112,16 +121,16 @@ void Master::keep_places(Clock::time_point now) {
 //! [on_exit]
 void Master::on_exit(const ch01::ChildExit& end) {
     std::optional<ch03::WorkerEntry> w = workers_.remove(end.pid);
-    auto it = links_.find(end.pid);
-    if (!w || it == links_.end()) {
+    auto it = channels_.find(end.pid);
+    if (!w || it == channels_.end()) {
         return;
     }
-    std::size_t place = it->second.place;
-    bool current = places_[place].pid == end.pid;
+    std::size_t index = it->second.index;
+    bool current = current_[index].pid == end.pid;
     if (current) {
-        places_[place] = Place{};  // dispatch skips the place until its new worker has started
+        current_[index] = CurrentWorker{};  // dispatch skips it until its successor has started
     }
-    read_channel(end.pid);  // connections it handed back before it died are still in the channel
+    read_channel(it);  // what it sent before it died (a Router's messages) is still there
     ch03::Slot& s = board_.slot(it->second.slot);
     bool started = state_of(it->second) != ch03::SlotState::starting;
     unsigned long open = s.open;
@@ -129,7 +138,7 @@ void Master::on_exit(const ch01::ChildExit& end) {
     s.state = static_cast<int>(ch03::SlotState::free);
     s.pid = 0;
     s.open = 0;
-    links_.erase(it);  // closes our end, which also leaves the epoll set
+    channels_.erase(it);  // closes our end, which also leaves the epoll set
     bool replaced = rolling_.ended(end.pid);
     bool as_asked =
         w->stopping() && (end.clean() || (end.signaled() && end.signal() == w->stop_signal));
@@ -152,9 +161,9 @@ void Master::on_exit(const ch01::ChildExit& end) {
             stop(Mode::fast);
             return;
         }
-        respawn_at_[place] = Clock::now() + milliseconds(*delay);
+        respawn_at_[index] = Clock::now() + milliseconds(*delay);
     } else if (current) {
-        respawn_at_[place] = Clock::now();  // at once: its clients lost their connections already
+        respawn_at_[index] = Clock::now();  // at once: its clients lost their connections already
     }
     if (replaced) {
         replace_next();
@@ -171,10 +180,7 @@ void Master::stop(Mode how) {
         accept_some(1 << 20);  // what waits in the backlog is served, not reset (pitfall 16)
     }
     mode_ = how;
-    if (accepting_) {
-        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listener_.get(), nullptr);
-        accepting_ = false;
-    }
+    stop_accepting();
     listener_.reset();  // new connections are refused from now on
     rolling_.cancel();
     log::line(how == Mode::fast ? "fast stop" : "graceful stop", ": ", workers_.size(),
@@ -191,9 +197,9 @@ void Master::stop(Mode how) {
 void Master::hup() {
     ++generation_;
     std::vector<pid_t> old;
-    for (const Place& p : places_) {
-        if (p.pid != 0) {
-            old.push_back(p.pid);
+    for (const CurrentWorker& w : current_) {
+        if (w.pid != 0) {
+            old.push_back(w.pid);
         }
     }
     log::line("HUP: replacing ", old.size(), " workers one by one (generation ", generation_, ")");
@@ -209,9 +215,9 @@ void Master::replace_next() {
         }
         return;
     }
-    std::size_t place = links_.at(*old).place;
-    places_[place] = Place{};  // new connections and its keys go to its successor from now on
-    spawn_worker(place);       // if it fails, keep_places retries
+    std::size_t index = channels_.at(*old).index;
+    current_[index] = CurrentWorker{};  // new connections for its index go to its successor now
+    spawn_worker(index);                // if it fails, keep_pool_full retries
     workers_.stop(*old, SIGHUP, milliseconds(config_.graceful_timeout_ms));
 }
 //! [hup]

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <cstring>
 
 #include "01_fork_server/signals.hpp"
 #include "03_prefork_flock/worker_life.hpp"
@@ -25,7 +24,7 @@ class Worker {
 
   private:
     void take_connections(int most);
-    bool hand_back(Fd& fd, std::string_view bytes, std::size_t owner);
+    RecvStatus receive(Arrival& arrival);
     void on_signals();
 
     const WorkerContext& c_;
@@ -34,7 +33,7 @@ class Worker {
     ch01::SignalEvents signals_;
     AppContext app_;
     Connections conns_;
-    Message message_;  // every channel message is read into (or built in) this one buffer
+    Message message_;  // chapter 05's messages are read into this one
     bool stopping_ = false;
     bool done_ = false;
 };
@@ -44,28 +43,28 @@ Worker::Worker(const WorkerContext& c)
       slot_(c.board.slot(c.slot)),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)),
       signals_({SIGQUIT, SIGHUP, SIGUSR1, SIGTERM}),
-      app_{c.drills, [&c](bool json) { return render_status(c.board, c.stats, json); }},
-      conns_(epoll_.get(), c.limits, c.ownership, app_, slot_,
-             [this](Fd& fd, std::string_view bytes, std::size_t owner) {
-                 return hand_back(fd, bytes, owner);
-             }) {
+      app_{c.drills, [&c](bool json) { return render_status(c.board, c.stats, c.router, json); }},
+      conns_(epoll_.get(), c.limits, app_, slot_, c.router, c.me) {
     if (!epoll_) {
         throw_errno("epoll_create1");
     }
-    ch01::unblock_signals(
-        {SIGQUIT, SIGHUP, SIGUSR1, SIGTERM});  // held by the master since the fork
-    epoll_event ev{EPOLLIN, {.fd = c.channel}};
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.channel, &ev);
+    epoll_event ev{EPOLLIN, {.fd = c.me.channel}};
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.me.channel, &ev) == -1) {
+        throw_errno("epoll_ctl add channel");
+    }
     ev = {EPOLLIN, {.fd = signals_.fd()}};
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, signals_.fd(), &ev);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, signals_.fd(), &ev) == -1) {
+        throw_errno("epoll_ctl add signal pipe");
+    }
+    ch01::unblock_signals({SIGQUIT, SIGHUP, SIGUSR1, SIGTERM});  // held by the master since fork
 }
 
 //! [take]
 void Worker::take_connections(int most) {
     auto now = Clock::now();
     for (int i = 0; i < most; ++i) {
-        Fd conn;
-        switch (recv_message(c_.channel, message_, conn)) {
+        Arrival arrival;
+        switch (receive(arrival)) {
             case RecvStatus::would_block:
                 return;
             case RecvStatus::closed:
@@ -79,34 +78,24 @@ void Worker::take_connections(int most) {
             case RecvStatus::received:
                 break;
         }
-        if (!conn) {
-            log::line("a message without its connection: dropped");
-            slot_.open.fetch_sub(1);
-            continue;
-        }
-        if (message_.command == Command::hand_back) {
-            log::line("unexpected hand-back from the master: dropped");
-            slot_.open.fetch_sub(1);
-            continue;
-        }
-        // A forwarded connection was routed here already: what the first worker read is fed to
-        // the parser first, so not a byte of its request is lost.
-        std::string_view bytes(message_.data, message_.bytes);
-        conns_.add(std::move(conn), bytes, message_.command == Command::connection, now);
+        conns_.add(std::move(arrival.conn), arrival.read, arrival.reroutable, now);
     }
 }
-//! [take]
 
-//! [hand_back]
-bool Worker::hand_back(Fd& fd, std::string_view bytes, std::size_t owner) {
-    message_.command = Command::hand_back;
-    message_.owner = static_cast<std::uint32_t>(owner);
-    message_.bytes = static_cast<std::uint32_t>(bytes.size());
-    message_.reserved = 0;
-    std::memcpy(message_.data, bytes.data(), bytes.size());
-    return send_message(c_.channel, message_, fd) == SendStatus::sent;
+/// One message from the channel: chapter 05's own, or, with a Router, the Router's.
+RecvStatus Worker::receive(Arrival& arrival) {
+    if (c_.router != nullptr) {
+        return c_.router->take(c_.me, arrival);
+    }
+    std::size_t size = 0;
+    RecvStatus status = recv_fd(c_.me.channel, &message_, sizeof message_, size, arrival.conn);
+    if (status == RecvStatus::received && !valid(message_, size)) {
+        arrival.conn.reset();  // we cannot know what it is for: its client sees a close
+        return RecvStatus::bad;
+    }
+    return status;
 }
-//! [hand_back]
+//! [take]
 
 void Worker::on_signals() {
     for (int sig : signals_.take()) {
@@ -144,7 +133,7 @@ int Worker::run() {
         auto now = Clock::now();
         for (int k = 0; k < n && !done_; ++k) {
             int fd = events[k].data.fd;
-            if (fd == c_.channel) {
+            if (fd == c_.me.channel) {
                 // One message per wake-up: epoll is level-triggered and reports the channel again
                 // if more wait, and reading on to EAGAIN would cost a recvmsg per connection.
                 take_connections(1);

@@ -8,19 +8,20 @@
 
 #include "03_prefork_flock/scoreboard.hpp"
 #include "connections.hpp"
+#include "router.hpp"
 #include "stats.hpp"
 
 namespace forklab::ch05 {
 
 /// What a worker is given at fork.
 struct WorkerContext {
-    int channel;                 ///< Its end of the socketpair with the master.
+    ThisWorker me;               ///< Its end of the socketpair with the master, and its index.
     ch03::Scoreboard& board;     ///< Its slot, and /status.
     std::size_t slot;            ///< Its scoreboard slot.
     const DispatchStats& stats;  ///< The master's counts, for /status.
     pid_t master;                ///< To notice the master's death.
-    Ownership ownership;         ///< Its keys (routing).
     ConnectionLimits limits;     ///< Timeouts and its connection cap.
+    Router* router;              ///< A later chapter's second look at each connection, or none.
     bool drills;                 ///< /crash and /hang.
 };
 

@@ -25,6 +25,9 @@ std::optional<long> number_after(std::string_view path, std::string_view prefix)
     return value;
 }
 
+/// What a generated body is made of.
+constexpr char generated_byte = 'x';
+
 Response text(int status, std::string body) {
     Response r;
     r.status = status;
@@ -56,12 +59,12 @@ Response handle(const http::Request& request, const AppContext& context) {
         }
     } else if (path.substr(0, 7) == "/bytes/") {
         auto n = number_after(path, "/bytes/");
-        r = !n ? text(400, "expects /bytes/N\n")
-            : static_cast<std::size_t>(*n) > max_bytes_body
-                ? text(400, "at most 16777216 bytes\n")
-                : text(200, std::string(static_cast<std::size_t>(*n), 'x'));
+        r = !n                                              ? text(400, "expects /bytes/N\n")
+            : static_cast<std::size_t>(*n) > max_bytes_body ? text(400, "at most 16777216 bytes\n")
+                                                            : text(200, "");
         if (r.status == 200) {
             r.content_type = "application/octet-stream";
+            r.generated = static_cast<std::size_t>(*n);  // made as it is sent, not here
         }
     } else if (path.substr(0, 7) == "/sleep/") {
         auto ms = number_after(path, "/sleep/");
@@ -84,13 +87,23 @@ Response error_response(int status) {
     return r;
 }
 
+std::string serialize_head(const Response& response, bool keep_alive) {
+    return http::response_head(response.status, response.content_type, response.body_size(),
+                               keep_alive && !response.close);
+}
+
 std::string serialize(const Response& response, bool keep_alive, bool head_only) {
-    std::string out = http::response_head(response.status, response.content_type,
-                                          response.body.size(), keep_alive && !response.close);
+    std::string out = serialize_head(response, keep_alive);
     if (!head_only) {
         out += response.body;
+        out.append(response.generated, generated_byte);
     }
     return out;
+}
+
+std::string_view generated_chunk(std::size_t left) {
+    static const std::string chunk(64u << 10, generated_byte);
+    return std::string_view(chunk).substr(0, left);
 }
 
 }  // namespace forklab

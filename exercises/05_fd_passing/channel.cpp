@@ -1,6 +1,6 @@
 /// \file
-/// \brief Exercise 05: pass a connection over the channel. Your version of send_message and
-/// recv_message (the contracts are in chapters/05_fd_passing/channel.hpp).
+/// \brief Exercise 05: pass a connection over the channel. Your version of send_fd and recv_fd
+/// (the contracts are in chapters/05_fd_passing/channel.hpp).
 ///
 /// This starter moves bytes and descriptors, roughly, the way the chapter's original prototype
 /// did. It has several of the classic SCM_RIGHTS mistakes in it: find them all (see the README).
@@ -23,8 +23,8 @@ struct ControlBytes {
 
 }  // namespace
 
-SendStatus send_message(int channel, const Message& message, Fd& fd) {
-    iovec iov{const_cast<Message*>(&message), message_header + message.bytes};
+SendStatus send_fd(int channel, const void* data, std::size_t size, Fd& fd) {
+    iovec iov{const_cast<void*>(data), size};
     ControlBytes control;
     control.count = 1;
     msghdr msg{};
@@ -44,8 +44,8 @@ SendStatus send_message(int channel, const Message& message, Fd& fd) {
     return errno == EAGAIN ? SendStatus::would_block : SendStatus::failed;
 }
 
-RecvStatus recv_message(int channel, Message& message, Fd& fd) {
-    iovec iov{&message, sizeof message};
+RecvStatus recv_fd(int channel, void* data, std::size_t capacity, std::size_t& size, Fd& fd) {
+    iovec iov{data, capacity};
     char control[sizeof(int)];  // room for one descriptor
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -64,6 +64,7 @@ RecvStatus recv_message(int channel, Message& message, Fd& fd) {
     if (c != nullptr) {
         std::memcpy(&raw, CMSG_DATA(c), sizeof raw);
     }
+    size = static_cast<std::size_t>(n);
     fd.reset(raw);
     return RecvStatus::received;
 }

@@ -1,13 +1,13 @@
 /// \file
-/// \brief Unit tests of chapter 05's pure parts: dispatch, key routing and the deadline lists.
+/// \brief Unit tests of chapter 05's pure parts: dispatch, the message check and the deadline
+/// lists.
 #include <gtest/gtest.h>
 
 #include <set>
 #include <vector>
 
+#include "channel.hpp"
 #include "dispatch.hpp"
-#include "forklab/http.hpp"
-#include "route.hpp"
 #include "timers.hpp"
 
 namespace forklab::ch05 {
@@ -40,39 +40,13 @@ TEST(Dispatch, EqualWorkersTakeTurns) {
     EXPECT_EQ(chosen.size(), 3u);
 }
 
-TEST(Route, ParsesTheKeySource) {
-    EXPECT_EQ(parse_route("path")->source, RouteConfig::Source::path);
-    auto header = parse_route("header:X-Route-Key");
-    ASSERT_TRUE(header);
-    EXPECT_EQ(header->source, RouteConfig::Source::header);
-    EXPECT_EQ(header->header, "X-Route-Key");
-    EXPECT_FALSE(parse_route("header:"));
-    EXPECT_FALSE(parse_route("cookie"));
-}
-
-TEST(Route, FindsTheKeyOfARequest) {
-    http::RequestParser parser;
-    ASSERT_EQ(parser.feed("GET /shop/cart?x=1 HTTP/1.1\r\nx-route-key: alice\r\n\r\n"),
-              http::RequestParser::State::complete);
-    EXPECT_EQ(route_key(parser.request(), *parse_route("header:X-Route-Key")), "alice");
-    EXPECT_EQ(route_key(parser.request(), *parse_route("path")), "shop");
-    EXPECT_FALSE(route_key(parser.request(), *parse_route("header:X-Other")));
-    EXPECT_FALSE(route_key(parser.request(), RouteConfig{}));
-    http::RequestParser root;
-    ASSERT_EQ(root.feed("GET / HTTP/1.1\r\n\r\n"), http::RequestParser::State::complete);
-    EXPECT_FALSE(route_key(root.request(), *parse_route("path")));
-}
-
-TEST(Route, OwnersAreStableAndSpread) {
-    std::set<std::size_t> owners;
-    for (int i = 0; i < 100; ++i) {
-        std::string key = "key" + std::to_string(i);
-        std::size_t owner = owner_of(key, 4);
-        EXPECT_LT(owner, 4u);
-        EXPECT_EQ(owner, owner_of(key, 4));
-        owners.insert(owner);
-    }
-    EXPECT_EQ(owners.size(), 4u);
+TEST(Message, OnlyAWholeConnectionMessageIsValid) {
+    Message m;
+    EXPECT_TRUE(valid(m, sizeof m));
+    EXPECT_FALSE(valid(m, sizeof m - 1)) << "shorter than a message";
+    EXPECT_FALSE(valid(m, sizeof m + 1)) << "longer than a message";
+    m.command = static_cast<Command>(99);
+    EXPECT_FALSE(valid(m, sizeof m)) << "no such command";
 }
 
 TEST(Timers, TheHeadIsTheEarliestAndRearmingMovesToTheTail) {

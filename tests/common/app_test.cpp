@@ -16,9 +16,9 @@ forklab::Response call(const std::string& target, forklab::AppContext context = 
 TEST(App, Routes) {
     EXPECT_EQ(call("/").body, "Hello, world\n");
     EXPECT_EQ(call("/pid").body, std::to_string(::getpid()) + "\n");
-    EXPECT_EQ(call("/bytes/4000").body.size(), 4000u);
+    EXPECT_EQ(call("/bytes/4000").body_size(), 4000u);
     EXPECT_EQ(call("/bytes/0").status, 200);
-    EXPECT_EQ(call("/bytes/16777216").body.size(), 16777216u);
+    EXPECT_EQ(call("/bytes/16777216").body_size(), 16777216u);
     EXPECT_EQ(call("/sleep/250").delay_ms, 250);
     EXPECT_EQ(call("/nope").status, 404);
     EXPECT_EQ(call("/", {}, "POST").status, 405);
@@ -57,6 +57,20 @@ TEST(App, HeadKeepsTheLengthButNotTheBody) {
     EXPECT_NE(head.find("Content-Length: 13\r\n"), std::string::npos);
     EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
     EXPECT_EQ(forklab::serialize(r, false, false), head + "Hello, world\n");
+}
+
+TEST(App, ABigBodyIsACountUntilItIsSent) {
+    auto r = call("/bytes/16777216");
+    EXPECT_TRUE(r.body.empty()) << "/bytes/N must not build its body when it is handled";
+    EXPECT_EQ(r.generated, 16777216u);
+    std::string head = forklab::serialize_head(r, true);
+    EXPECT_NE(head.find("Content-Length: 16777216\r\n"), std::string::npos) << head;
+    EXPECT_EQ(forklab::serialize(r, true, true), head);
+    std::string whole = forklab::serialize(call("/bytes/5"), false, false);
+    EXPECT_EQ(whole.substr(whole.size() - 5), "xxxxx");
+    EXPECT_EQ(forklab::generated_chunk(3), "xxx");
+    EXPECT_EQ(forklab::generated_chunk(16777216).size(), 65536u);
+    EXPECT_TRUE(forklab::generated_chunk(0).empty());
 }
 
 }  // namespace

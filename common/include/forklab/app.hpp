@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "forklab/http.hpp"
 
@@ -35,13 +36,21 @@ enum class Drill {
 };
 
 /// A response to send.
+///
+/// Its body is `body` followed by `generated` bytes that exist only as a count (/bytes/N): a
+/// server that sends them as the socket drains (generated_chunk()) holds no more memory for a
+/// 16 MiB body than for an empty one, however many clients ask and however slowly they read.
 struct Response {
     int status = 200;                         ///< HTTP status.
     std::string content_type = "text/plain";  ///< Content-Type.
     std::string body;                         ///< Body (also counted for HEAD, but not sent).
+    std::size_t generated = 0;                ///< Bytes that follow `body`, made when sent.
     long delay_ms = 0;                        ///< Wait this long before answering (/sleep).
     Drill drill = Drill::none;                ///< A fault to act out instead of answering.
     bool close = false;                       ///< Close the connection after this response.
+
+    /// The whole body's length: what Content-Length says.
+    [[nodiscard]] std::size_t body_size() const { return body.size() + generated; }
 };
 
 /// Routes \p request to its response.
@@ -50,7 +59,16 @@ Response handle(const http::Request& request, const AppContext& context);
 /// A plain-text error response for \p status (400, 408, 414, 431 ...); it closes the connection.
 Response error_response(int status);
 
-/// Head plus body, ready to write. \p head_only leaves the body out (HEAD) but keeps its length.
+/// Head plus body, ready to write, the generated part included. \p head_only leaves the body out
+/// (HEAD) but keeps its length.
 std::string serialize(const Response& response, bool keep_alive, bool head_only);
+
+/// The head alone (status line, headers, blank line), with the whole body's length.
+std::string serialize_head(const Response& response, bool keep_alive);
+
+/// The next at most \p left bytes of a generated body (at most 64 KiB at a time), to send after
+/// the bytes sent before: every byte of a generated body is the same, so one static buffer
+/// serves every connection.
+std::string_view generated_chunk(std::size_t left);
 
 }  // namespace forklab

@@ -1,5 +1,5 @@
 /// \file
-/// \brief Chapter 05's key routing: one key, one worker; a handed-back request arrives whole.
+/// \brief Chapter 06: one key, one worker; a handed-back request arrives whole.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
