@@ -68,6 +68,17 @@ int main(int argc, char** argv) {
                 "a worker busy and silent this long is hung; keep it above the longest request, "
                 "0.1 to 3600 (default 75)",
                 config.heartbeat_timeout_ms, 3600, 0.1);
+    cli.option("report", "HOW",
+               "how the master learns what the workers do: scoreboard (default: it reads their "
+               "slots once a period) or pipe (they send a record at every change)",
+               [&config](const std::string& v) {
+                   if (v != "scoreboard" && v != "pipe") {
+                       return std::string("expects scoreboard or pipe");
+                   }
+                   config.report = v == "pipe" ? forklab::ch04::Report::pipe
+                                               : forklab::ch04::Report::scoreboard;
+                   return std::string();
+               });
     cli.flag("drill-crash-at-start", "drill: every worker aborts before its accept loop",
              config.crash_at_start);
     //! [flags]

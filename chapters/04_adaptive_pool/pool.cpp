@@ -58,6 +58,9 @@ class Pool {
     enum class Mode { running, graceful, fast };
     bool spawn_worker();
     void read_records();
+    void read_board(pid_t only);
+    void hear(const Record& record, Clock::time_point now);
+    void listen_to_workers();
     void maintain();
     void stop_hung();
     void ask_to_leave(pid_t pid, int sig, milliseconds grace, const std::string& why);
@@ -105,17 +108,14 @@ bool Pool::spawn_worker() {
     board_.slot(slot).requests = 0;
     board_.slot(slot).state = static_cast<int>(ch03::SlotState::starting);
     Reporter reporter(pipe_.write_end.get());
-    ch03::WorkerContext context{listener_,
-                                lock_,
-                                board_,
-                                slot,
-                                ::getpid(),
-                                config_.max_requests,
-                                config_.drills,
-                                config_.crash_at_start,
-                                config_.limits,
-                                design_.c_str(),
-                                [&reporter](const ch03::Slot& s) { reporter.changed(s); }};
+    ch03::WorkerContext context{listener_,      lock_,
+                                board_,         slot,
+                                ::getpid(),     config_.max_requests,
+                                config_.drills, config_.crash_at_start,
+                                config_.limits, design_.c_str()};
+    if (config_.report == Report::pipe) {
+        context.on_change = [&reporter](const ch03::Slot& s) { reporter.changed(s); };
+    }
     pid_t pid = 0;
     try {
         // Chapter 03's worker, with QUIT, HUP and USR1 held until its handlers are in place.
@@ -149,16 +149,52 @@ void Pool::read_records() {
         }
         auto now = Clock::now();
         for (const Record& r : reader_.feed(buf, static_cast<std::size_t>(n))) {
-            if (!reports_.take(r, now)) {
-                log::line("bad record: pid ", r.pid, " kind ", static_cast<int>(r.kind));
-            } else if (r.kind == RecordKind::idle && start_failures_.count() > 0) {
-                log::line("workers start again after ", start_failures_.count(), " failures");
-                start_failures_.started();  // it reached its accept loop: the crash loop is over
-            }
+            hear(r, now);
         }
     }
 }
 //! [read_records]
+
+void Pool::hear(const Record& r, Clock::time_point now) {
+    if (!reports_.take(r, now)) {
+        log::line("bad record: pid ", r.pid, " kind ", static_cast<int>(r.kind));
+    } else if (r.kind == RecordKind::idle && start_failures_.count() > 0) {
+        log::line("workers start again after ", start_failures_.count(), " failures");
+        start_failures_.started();  // it reached its accept loop: the crash loop is over
+    }
+}
+
+void Pool::listen_to_workers() {
+    if (config_.report == Report::pipe) {
+        read_records();
+    } else {
+        read_board(0);
+    }
+}
+
+//! [read_board]
+/// --report scoreboard: each worker's slot is read as if it were a record, and counts as one when
+/// it changed since the last look (a new state, or more requests served). \p only: that worker
+/// only (0: all).
+void Pool::read_board(pid_t only) {
+    auto now = Clock::now();
+    for (const auto& [pid, w] : workers_.all()) {
+        const ch03::Slot& slot = board_.slot(w.slot);
+        int kind = record_kind_of(static_cast<ch03::SlotState>(slot.state.load()));
+        const Heard* h = reports_.find(pid);
+        if ((only != 0 && pid != only) || kind == 0 || h == nullptr) {
+            continue;
+        }
+        Record r{static_cast<std::int32_t>(pid),
+                 static_cast<RecordKind>(kind),
+                 {},
+                 slot.requests.load()};
+        if (!h->spoke || h->said != r.kind || h->requests != r.requests) {
+            hear(r, now);
+        }
+    }
+}
+//! [read_board]
 
 /// True while a worker forked by us has not said anything yet.
 bool Pool::probing() const {
@@ -222,6 +258,9 @@ void Pool::stop_hung() {
 
 //! [on_exit]
 void Pool::on_exit(const ch01::ChildExit& end) {
+    if (config_.report == Report::scoreboard) {
+        read_board(end.pid);  // its slot's last state: did it get as far as its accept loop?
+    }
     std::optional<ch03::WorkerEntry> w = workers_.remove(end.pid);
     if (!w) {
         return;
@@ -366,7 +405,8 @@ Clock::time_point Pool::next_wakeup(Clock::time_point stops) const {
     }
     auto now = Clock::now();
     // Once the pipe is left out of the poll set, come back to put it in again at next_read_.
-    return std::min({stops, next_maintenance_, next_read_ > now ? next_read_ : stops});
+    bool later = config_.report == Report::pipe && next_read_ > now;
+    return std::min({stops, next_maintenance_, later ? next_read_ : stops});
 }
 
 //! [master_loop]
@@ -377,7 +417,7 @@ int Pool::run(ch01::SignalEvents& signals) {
     for (;;) {
         auto now = Clock::now();
         if (mode_ == Mode::running && now >= next_maintenance_) {
-            read_records();
+            listen_to_workers();
             maintain();
             stop_hung();
             next_maintenance_ = now + milliseconds(config_.maintenance_ms);
@@ -393,7 +433,7 @@ int Pool::run(ch01::SignalEvents& signals) {
         }
         // The pipe is watched only once read_every has passed since the last read: between two
         // reads, records pile up in it and cost the master nothing.
-        bool watch_pipe = Clock::now() >= next_read_;
+        bool watch_pipe = config_.report == Report::pipe && Clock::now() >= next_read_;
         pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {pipe_.read_end.get(), POLLIN, 0}};
         if (::poll(fds, watch_pipe ? 2 : 1, timeout) <= 0) {
             continue;
@@ -403,7 +443,7 @@ int Pool::run(ch01::SignalEvents& signals) {
             next_read_ = Clock::now() + read_every;
         }
         if ((fds[0].revents & POLLIN) != 0) {
-            read_records();  // before reaping: a worker's last words come first
+            listen_to_workers();  // before reaping: a worker's last words come first
             for (int sig : signals.take()) {
                 on_signal(sig);
             }

@@ -10,12 +10,19 @@
 
 namespace forklab::ch04 {
 
+/// How the master learns what each worker does (`--report`).
+enum class Report {
+    scoreboard,  ///< It reads the workers' scoreboard slots at every maintenance period.
+    pipe,        ///< The workers send records over a pipe at every change that counts.
+};
+
 /// Settings of the adaptive pool (main() checks them: a pool built from them can always serve).
 struct PoolConfig {
-    long start_workers = 3;             ///< Forked before the first connection (<= the cap).
-    PolicyConfig policy;                ///< Water marks (min_idle >= 1), cap, minimum age.
-    long max_requests = 0;              ///< Per worker, before jitter; 0: unlimited.
-    long maintenance_ms = 1000;         ///< How often the policy runs.
+    long start_workers = 3;              ///< Forked before the first connection (<= the cap).
+    PolicyConfig policy;                 ///< Water marks (min_idle >= 1), cap, minimum age.
+    Report report = Report::scoreboard;  ///< Records over the pipe, or the scoreboard.
+    long max_requests = 0;               ///< Per worker, before jitter; 0: unlimited.
+    long maintenance_ms = 1000;          ///< How often the policy runs.
     long heartbeat_timeout_ms = 75000;  ///< Busy and silent longer than this: hung, TERM then KILL.
     long graceful_timeout_ms = 10000;   ///< QUIT and HUP: how long a worker may take to leave.
     bool drills = false;                ///< /crash and /hang.

@@ -28,10 +28,11 @@ void Reporter::changed(const ch03::Slot& slot) {
     if (kind == 0 || kind == last_ || fd_ < 0) {
         return;  // waiting -> accepting is idle -> idle: nothing the master counts has changed
     }
-    Record r{static_cast<std::int32_t>(::getpid()),
-             static_cast<RecordKind>(kind),
-             {},
-             slot.requests.load()};
+    if (pid_ == 0) {
+        pid_ = ::getpid();  // once: getpid is a system call
+    }
+    Record r{
+        static_cast<std::int32_t>(pid_), static_cast<RecordKind>(kind), {}, slot.requests.load()};
     if (!send_record(fd_, r)) {
         fd_ = -1;  // the master is gone; PR_SET_PDEATHSIG ends this worker
         return;

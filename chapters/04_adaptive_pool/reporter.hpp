@@ -7,6 +7,8 @@
 /// exiting, idle (waiting for the lock or in accept: one record for both) and busy.
 #pragma once
 
+#include <sys/types.h>
+
 #include "03_prefork_flock/scoreboard.hpp"
 #include "records.hpp"
 
@@ -24,7 +26,8 @@ class Reporter {
 
   private:
     int fd_;
-    int last_ = 0;  // the RecordKind last sent; 0: none yet
+    int last_ = 0;   // the RecordKind last sent; 0: none yet
+    pid_t pid_ = 0;  // this worker (the Reporter is built in the master, before the fork)
 };
 
 /// The record a slot state is worth: 0 for none (a worker still starting says nothing).
