@@ -135,6 +135,7 @@ bool Pool::spawn_worker() {
     board_.slot(slot).pid = pid;
     workers_.add(pid, slot, generation_);
     reports_.expect(pid);
+    log::line("spawned worker ", pid, " (slot ", slot, ", generation ", generation_, ")");
     return true;
 }
 //! [spawn]
