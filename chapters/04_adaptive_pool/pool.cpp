@@ -66,9 +66,8 @@ class Pool {
     void ask_to_leave(pid_t pid, int sig, milliseconds grace, const std::string& why);
     void on_signal(int sig);
     void on_exit(const ch01::ChildExit& end);
-    void after_start_failure(pid_t pid);
+    bool backed_off(pid_t pid);
     void stop(Mode how);
-    void give_up(const std::string& why);
     void hup();
     void replace_next();
     void move_marks(int sig);
@@ -289,10 +288,16 @@ void Pool::on_exit(const ch01::ChildExit& end) {
     if (mode_ != Mode::running) {
         return;
     }
-    if (fatal_setup) {
-        give_up("a worker could not set up, and respawning cannot fix that");
-    } else if (!spoke && !w->stopping()) {
-        after_start_failure(end.pid);
+    std::string hopeless = fatal_setup ? "a worker could not set up, and respawning cannot fix that"
+                           : !spoke && !w->stopping() && !backed_off(end.pid)
+                               ? "workers died " + std::to_string(start_failures_.count()) +
+                                     " times in a row before serving"
+                               : "";
+    if (!hopeless.empty()) {
+        exit_code_ = 1;
+        log::line("giving up: ", hopeless);
+        stop(Mode::fast);
+        return;
     }
     if (replaced) {
         replace_next();
@@ -300,23 +305,16 @@ void Pool::on_exit(const ch01::ChildExit& end) {
 }
 //! [on_exit]
 
-/// A worker died before it said anything (pitfall 13): back off, and give up after a few.
-void Pool::after_start_failure(pid_t pid) {
+/// A worker died before it said anything (pitfall 13): delays the next spawn, doubling, and returns
+/// false once the streak is long enough to give up.
+bool Pool::backed_off(pid_t pid) {
     std::optional<long> delay = start_failures_.failed();
-    if (!delay) {
-        give_up("workers died " + std::to_string(start_failures_.count()) +
-                " times in a row before serving");
-        return;
+    if (delay) {
+        spawn_after_ = Clock::now() + milliseconds(*delay);
+        log::line("crash loop: worker ", pid, " died at start (", start_failures_.count(), " of ",
+                  start_failures_.limit(), " in a row), next spawn in ", *delay, " ms");
     }
-    log::line("crash loop: worker ", pid, " died at start (", start_failures_.count(), " of ",
-              start_failures_.limit(), " in a row), next spawn in ", *delay, " ms");
-    spawn_after_ = Clock::now() + milliseconds(*delay);
-}
-
-void Pool::give_up(const std::string& why) {
-    log::line("giving up: ", why);
-    exit_code_ = 1;
-    stop(Mode::fast);
+    return delay.has_value();
 }
 
 void Pool::stop(Mode how) {
@@ -339,15 +337,13 @@ void Pool::stop(Mode how) {
 //! [hup]
 void Pool::hup() {
     ++generation_;
-    std::vector<pid_t> serving;
-    for (const auto& [pid, w] : workers_.all()) {
-        if (!w.stopping()) {
-            serving.push_back(pid);
-        }
-    }
-    log::line("HUP: replacing ", serving.size(), " workers, one at a time (generation ",
+    log::line("HUP: replacing ", workers_.serving(), " workers, one at a time (generation ",
               generation_, ")");
-    rolling_.begin(serving);
+    std::vector<pid_t> pids;
+    for (const auto& entry : workers_.all()) {
+        pids.push_back(entry.first);  // next() skips those already leaving
+    }
+    rolling_.begin(pids);
     replace_next();
 }
 

@@ -38,17 +38,15 @@ const Heard* Reports::find(pid_t pid) const {
 }
 
 std::optional<Heard> Reports::forget(pid_t pid) {
-    auto it = heard_.find(pid);
-    if (it == heard_.end()) {
+    auto node = heard_.extract(pid);
+    if (node.empty()) {
         return std::nullopt;
     }
-    Heard h = it->second;
-    heard_.erase(it);
     gone_.push_back(pid);
     if (gone_.size() > 256) {
         gone_.pop_front();  // pids are recycled eventually: remember only recent ones
     }
-    return h;
+    return node.mapped();
 }
 
 //! [silent]

@@ -50,6 +50,11 @@ std::size_t count(const std::string& text, const std::string& what) {
     return n;
 }
 
+/// True once the server's log says \p what (within the usual deadline).
+bool logged(const Server& server, const std::string& what) {
+    return eventually([&] { return server.log().find(what) != std::string::npos; });
+}
+
 /// Fast maintenance for tests; the marks and cap vary per test.
 std::vector<std::string> args(std::vector<std::string> extra) {
     std::vector<std::string> a = {"--maintenance-interval", "0.05", "--min-age", "0.3"};
@@ -272,13 +277,9 @@ TEST(Adaptive, TtinAndTtouMoveTheWaterMarks) {
     ASSERT_TRUE(server.ready());
     // Signals of one kind do not queue: send the second TTIN once the first was handled.
     server.signal(SIGTTIN);
-    ASSERT_TRUE(eventually([&] {
-        return server.log().find("water marks now min 3, max 4") != std::string::npos;
-    })) << server.log();
+    ASSERT_TRUE(logged(server, "water marks now min 3, max 4")) << server.log();
     server.signal(SIGTTIN);
-    ASSERT_TRUE(eventually([&] {
-        return server.log().find("water marks now min 4, max 5") != std::string::npos;
-    })) << server.log();
+    ASSERT_TRUE(logged(server, "water marks now min 4, max 5")) << server.log();
     EXPECT_TRUE(eventually([&] { return idle_workers(server.pid()) >= 4; }));
     server.signal(SIGTTOU);
     EXPECT_TRUE(eventually(
@@ -320,7 +321,7 @@ TEST(Adaptive, QuitServesAConnectionArrivingDuringTheStop) {
     FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "2", "--min-idle", "1", "--max-idle", "4"}));
     ASSERT_TRUE(server.ready());
-    ASSERT_TRUE(eventually([&] { return idle_workers(server.pid()) == 2; }));
+    ASSERT_TRUE(eventually([&] { return live_children(server.pid()).size() == 2; }));
     Fd busy = connect_to(server.port());
     ASSERT_TRUE(send_all(busy.get(), "GET /sleep/1500 HTTP/1.1\r\n\r\n"));
     ASSERT_TRUE(eventually([&] { return sleeping_workers(server.pid()) == 1; }));
@@ -345,9 +346,7 @@ TEST(Adaptive, TtouNeverTakesThePoolBelowOneIdleWorker) {
     Server server(args({"--start-workers", "1", "--min-idle", "1", "--max-idle", "1"}));
     ASSERT_TRUE(server.ready());
     server.signal(SIGTTOU);
-    EXPECT_TRUE(eventually([&] {
-        return server.log().find("TTOU: the low water mark stays at 1") != std::string::npos;
-    })) << server.log();
+    EXPECT_TRUE(logged(server, "TTOU: the low water mark stays at 1")) << server.log();
     EXPECT_EQ(server.log().find("water marks now min 0"), std::string::npos) << server.log();
     EXPECT_EQ(get(server.port(), "/", 5s).status, 200);
     EXPECT_GE(live_children(server.pid()).size(), 1u);
