@@ -207,6 +207,8 @@ TEST(Adaptive, HupReplacesWorkersOneAtATimeNewOneFirst) {
     })) << live_children(server.pid()).size()
         << " workers\n"
         << server.log();
+    // The master logs each exit after it reaped the worker: wait for its last line.
+    EXPECT_TRUE(logged(server, "HUP done: every worker replaced")) << server.log();
     std::string log = server.log();
     EXPECT_NE(log.find("HUP: replacing 3 workers, one at a time"), std::string::npos) << log;
     EXPECT_EQ(count(log, "replaced (HUP)"), 3u) << log;
