@@ -1,99 +1,23 @@
 /// \file
-/// \brief The master's loop: records and signals in; the policy, hung workers and stops out.
+/// \brief The master's loop: signals in; spawns, exits, stops and the rolling restart out.
 #include "pool.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <csignal>
 #include <cstring>
-#include <map>
 #include <string>
 
-#include "01_fork_server/reap.hpp"
 #include "01_fork_server/spawn.hpp"
-#include "03_prefork_flock/rolling_restart.hpp"
-#include "03_prefork_flock/start_failures.hpp"
 #include "03_prefork_flock/worker.hpp"
 #include "03_prefork_flock/worker_life.hpp"
-#include "03_prefork_flock/worker_table.hpp"
-#include "forklab/fd.hpp"
 #include "forklab/log.hpp"
+#include "master.hpp"
 #include "reporter.hpp"
-#include "reports.hpp"
 
 namespace forklab::ch04 {
-
-namespace {
-
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-
-/// The master reads the pipe at most this often. Records wait there meanwhile (the pipe holds
-/// 4,096), so a busy pool wakes its master about 100 times a second, not once per record.
-constexpr milliseconds read_every{10};
-/// A hung worker gets SIGTERM, then SIGKILL this much later.
-constexpr milliseconds hung_grace{1000};
-
-class Pool {
-  public:
-    Pool(int listener, ch03::AcceptLock& lock, ch03::Scoreboard& board, const PoolConfig& config)
-        : listener_(listener),
-          lock_(lock),
-          board_(board),
-          config_(config),
-          design_(std::string("adaptive pool, accept lock ") + to_string(lock.kind())),
-          pipe_(make_pipe(O_NONBLOCK)),
-          start_failures_(config.max_start_failures) {
-        // Only the master's end is non-blocking: a worker that finds the pipe full waits for the
-        // master's next read rather than drop a record.
-        set_nonblocking(pipe_.write_end.get(), false);
-    }
-    int run(ch01::SignalEvents& signals);
-
-  private:
-    enum class Mode { running, graceful, fast };
-    bool spawn_worker();
-    void read_records();
-    void read_board(pid_t only);
-    void hear(const Record& record, Clock::time_point now);
-    void listen_to_workers();
-    void maintain();
-    void stop_hung();
-    void ask_to_leave(pid_t pid, int sig, milliseconds grace, const std::string& why);
-    void on_signal(int sig);
-    void on_exit(const ch01::ChildExit& end);
-    bool backed_off(pid_t pid);
-    void stop(Mode how);
-    void hup();
-    void replace_next();
-    void move_marks(int sig);
-    [[nodiscard]] bool probing() const;
-    [[nodiscard]] Clock::time_point next_wakeup(Clock::time_point stops) const;
-
-    int listener_;
-    ch03::AcceptLock& lock_;
-    ch03::Scoreboard& board_;
-    PoolConfig config_;  // a copy: TTIN and TTOU move its water marks
-    std::string design_;
-    Pipe pipe_;
-    RecordReader reader_;
-    Reports reports_;
-    ch03::WorkerTable workers_;
-    ch03::RollingRestart rolling_;
-    ch03::StartFailures start_failures_;
-    std::map<pid_t, std::string> why_leaving_;  // what the master asked each leaving worker for
-    PolicyState policy_state_;
-    Mode mode_ = Mode::running;
-    unsigned generation_ = 0;
-    int exit_code_ = 0;
-    Clock::time_point next_maintenance_ = Clock::now();
-    Clock::time_point next_read_ = Clock::now();
-    Clock::time_point spawn_after_{};  // start-up back-off
-};
 
 //! [spawn]
 bool Pool::spawn_worker() {
@@ -138,123 +62,6 @@ bool Pool::spawn_worker() {
     return true;
 }
 //! [spawn]
-
-//! [read_records]
-void Pool::read_records() {
-    char buf[4096];
-    for (;;) {
-        ssize_t n = ::read(pipe_.read_end.get(), buf, sizeof buf);
-        if (n <= 0) {
-            return;  // EAGAIN: drained (EINTR: the loop comes back)
-        }
-        auto now = Clock::now();
-        for (const Record& r : reader_.feed(buf, static_cast<std::size_t>(n))) {
-            hear(r, now);
-        }
-    }
-}
-//! [read_records]
-
-void Pool::hear(const Record& r, Clock::time_point now) {
-    if (!reports_.take(r, now)) {
-        log::line("bad record: pid ", r.pid, " kind ", static_cast<int>(r.kind));
-    } else if (r.kind == RecordKind::idle && start_failures_.count() > 0) {
-        log::line("workers start again after ", start_failures_.count(), " failures");
-        start_failures_.started();  // it reached its accept loop: the crash loop is over
-    }
-}
-
-void Pool::listen_to_workers() {
-    if (config_.report == Report::pipe) {
-        read_records();
-    } else {
-        read_board(0);
-    }
-}
-
-//! [read_board]
-/// --report scoreboard: each worker's slot is read as if it were a record, and counts as one when
-/// it changed since the last look (a new state, or more requests served). \p only: that worker
-/// only (0: all).
-void Pool::read_board(pid_t only) {
-    auto now = Clock::now();
-    for (const auto& [pid, w] : workers_.all()) {
-        const ch03::Slot& slot = board_.slot(w.slot);
-        int kind = record_kind_of(static_cast<ch03::SlotState>(slot.state.load()));
-        const Heard* h = reports_.find(pid);
-        if ((only != 0 && pid != only) || kind == 0 || h == nullptr) {
-            continue;
-        }
-        Record r{static_cast<std::int32_t>(pid),
-                 static_cast<RecordKind>(kind),
-                 {},
-                 slot.requests.load()};
-        if (!h->spoke || h->said != r.kind || h->requests != r.requests) {
-            hear(r, now);
-        }
-    }
-}
-//! [read_board]
-
-/// True while a worker forked by us has not said anything yet.
-bool Pool::probing() const {
-    return std::any_of(workers_.all().begin(), workers_.all().end(), [this](const auto& e) {
-        const Heard* h = reports_.find(e.first);
-        return h != nullptr && !h->spoke;
-    });
-}
-
-//! [maintain]
-void Pool::maintain() {
-    std::vector<WorkerInfo> snapshot;
-    auto now = Clock::now();
-    for (const auto& [pid, w] : workers_.all()) {
-        const Heard* h = reports_.find(pid);
-        if (w.stopping() || h == nullptr || (h->spoke && h->said == RecordKind::exiting)) {
-            continue;  // leaving: no longer part of the pool
-        }
-        long age = std::chrono::duration_cast<milliseconds>(now - w.spawned).count();
-        snapshot.push_back({pid, h->idle(), age});
-    }
-    Decision d = decide(snapshot, config_.policy, policy_state_);
-    if (d.cap_reached) {
-        log::line("cap of ", config_.policy.max_workers, " workers reached");
-    }
-    int spawn = d.spawn;
-    if (spawn > 0 && start_failures_.count() > 0) {
-        // In a crash loop: one probe at a time, after the back-off, never a burst.
-        spawn = probing() || now < spawn_after_ ? 0 : 1;
-    }
-    if (spawn > 0 || !d.retire.empty()) {
-        log::line(d.reason);
-    }
-    for (int i = 0; i < spawn && spawn_worker(); ++i) {
-    }
-    for (pid_t pid : d.retire) {
-        ask_to_leave(pid, SIGHUP, milliseconds(config_.graceful_timeout_ms),
-                     "retired (idle above the high mark)");
-    }
-}
-//! [maintain]
-
-void Pool::ask_to_leave(pid_t pid, int sig, milliseconds grace, const std::string& why) {
-    if (workers_.stop(pid, sig, grace)) {
-        why_leaving_.emplace(pid, why);  // the first reason stays: a hung worker stays hung
-    }
-}
-
-//! [stop_hung]
-void Pool::stop_hung() {
-    for (pid_t pid : reports_.silent(Clock::now(), milliseconds(config_.heartbeat_timeout_ms))) {
-        if (workers_.serving(pid)) {
-            log::line("worker ", pid, " hung: silent for over ", config_.heartbeat_timeout_ms,
-                      " ms while busy or starting: SIGTERM, SIGKILL ", hung_grace.count(),
-                      " ms later");
-            ask_to_leave(pid, SIGTERM, hung_grace, "hung");
-        }
-    }
-}
-//! [stop_hung]
 
 //! [on_exit]
 void Pool::on_exit(const ch01::ChildExit& end) {
@@ -358,25 +165,6 @@ void Pool::replace_next() {
 }
 //! [hup]
 
-//! [move_marks]
-void Pool::move_marks(int sig) {
-    PolicyConfig& p = config_.policy;
-    if (sig == SIGTTOU && p.min_idle <= 1) {
-        log::line("TTOU: the low water mark stays at 1 (a pool with no idle worker never grows)");
-        return;
-    }
-    if (sig == SIGTTIN && p.min_idle >= p.max_workers) {
-        log::line("TTIN: the low water mark is at the cap of ", p.max_workers, " already");
-        return;
-    }
-    long step = sig == SIGTTIN ? 1 : -1;
-    p.min_idle += step;
-    p.max_idle += step;
-    log::line(sig == SIGTTIN ? "TTIN" : "TTOU", ": water marks now min ", p.min_idle, ", max ",
-              p.max_idle);
-}
-//! [move_marks]
-
 void Pool::on_signal(int sig) {
     if (sig == SIGCHLD) {
         for (const ch01::ChildExit& end : ch01::reap_children()) {
@@ -450,8 +238,6 @@ int Pool::run(ch01::SignalEvents& signals) {
     return exit_code_;
 }
 //! [master_loop]
-
-}  // namespace
 
 int run_pool(int listener, ch03::AcceptLock& lock, ch03::Scoreboard& board,
              ch01::SignalEvents& signals, const PoolConfig& config) {
