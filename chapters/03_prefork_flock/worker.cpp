@@ -36,7 +36,12 @@ class WorkerLoop {
     ch01::AcceptResult take_one();
     void serve(Fd conn);
     void drain();
-    void set(SlotState s) { slot_.state = static_cast<int>(s); }
+    void set(SlotState s) {
+        slot_.state = static_cast<int>(s);
+        if (c_.on_change) {
+            c_.on_change(slot_);
+        }
+    }
     [[nodiscard]] std::string status(bool json) const;
 
     const WorkerContext& c_;

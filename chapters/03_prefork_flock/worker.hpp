@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <functional>
 
 #include "accept_lock.hpp"
 #include "forklab/serve.hpp"
@@ -25,6 +26,11 @@ struct WorkerContext {
     bool crash_at_start;  ///< Drill: abort before the accept loop (a crash loop).
     ServeLimits limits;   ///< Per-connection limits.
     const char* design;   ///< For /status.
+    //! [on_change]
+    /// Called in the worker after every change of its slot's state, with the slot (empty: no
+    /// call). Chapter 04 reports the changes to its master through it.
+    std::function<void(const Slot&)> on_change{};
+    //! [on_change]
 };
 
 /// The worker's whole life: the body given to spawn(), whose return value is the exit code.

@@ -1,325 +1,197 @@
 /// \file
-/// \brief The master's loop: records and signals in; the policy, heartbeats and stops out.
+/// \brief The master's loop: signals in; spawns, exits, stops and the rolling restart out.
 #include "pool.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <csignal>
-#include <map>
-#include <set>
+#include <cstring>
+#include <string>
 
-#include "01_fork_server/reap.hpp"
-#include "01_fork_server/signals.hpp"
 #include "01_fork_server/spawn.hpp"
-#include "03_prefork_flock/start_failures.hpp"
-#include "forklab/fd.hpp"
+#include "03_prefork_flock/worker.hpp"
+#include "03_prefork_flock/worker_life.hpp"
 #include "forklab/log.hpp"
-#include "records.hpp"
-#include "worker.hpp"
+#include "master.hpp"
+#include "reporter.hpp"
 
 namespace forklab::ch04 {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-
-long ms_since(Clock::time_point t) {
-    return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
-}
-
-/// The master's view of one worker, built from its records.
-struct Worker {
-    enum class State { starting, idle, busy, exiting } state = State::starting;
-    Clock::time_point spawned = Clock::now();
-    Clock::time_point last_seen = Clock::now();
-    unsigned long requests = 0;
-    bool retiring = false;  // asked to leave by the policy, a HUP or a stop
-    bool hung = false;      // stopped for silence
-    std::size_t slot = 0;
-};
-
-class Pool {
-  public:
-    Pool(int listener, ch03::Scoreboard& board, PoolConfig config);
-    int run(ch01::SignalEvents& signals);
-
-  private:
-    enum class Mode { running, graceful, fast };
-    void spawn_worker();
-    void read_records();
-    void maintain();
-    void check_heartbeats();
-    void on_signal(int sig);
-    void on_exit(const ch01::ChildExit& end);
-    void stop(Mode how);
-    void retire(pid_t pid, const char* why);
-    void signal_all(int sig);
-
-    int listener_;
-    ch03::Scoreboard& board_;
-    PoolConfig config_;
-    Pipe pipe_;
-    RecordReader reader_;
-    std::map<pid_t, Worker> workers_;
-    std::set<pid_t> gone_;  // recently reaped: their last records may still be in the pipe
-    PolicyState policy_state_;
-    ch03::StartFailures start_failures_{5};
-    Mode mode_ = Mode::running;
-    int exit_code_ = 0;
-    Clock::time_point next_maintenance_ = Clock::now();
-    Clock::time_point spawn_blocked_until_{};
-    Clock::time_point deadline_{};
-    Clock::time_point resend_at_{};
-};
-
-Pool::Pool(int listener, ch03::Scoreboard& board, PoolConfig config)
-    : listener_(listener), board_(board), config_(config), pipe_(make_pipe()) {
-    set_nonblocking(pipe_.read_end.get());  // the master never blocks on a read
-}
-
-void Pool::spawn_worker() {
-    std::size_t slot = board_.find_free();
-    if (slot == board_.size()) {
-        return;
+//! [spawn]
+bool Pool::spawn_worker() {
+    const std::size_t slot = board_.find_free();
+    if (slot >= board_.size()) {
+        log::line("every scoreboard slot is taken: no spawn this period");
+        return false;
     }
-    WorkerContext context{listener_,
-                          pipe_.write_end.get(),
-                          board_,
-                          slot,
-                          ::getpid(),
-                          config_.max_requests,
-                          config_.heartbeat_ms,
-                          config_.drills,
-                          config_.fail_at_start,
-                          config_.limits};
+    board_.slot(slot).generation = generation_;
+    board_.slot(slot).started_ms = ch03::Scoreboard::now_ms();
+    board_.slot(slot).requests = 0;
+    board_.slot(slot).state = static_cast<int>(ch03::SlotState::starting);
+    Reporter reporter(pipe_.write_end.get());
+    ch03::WorkerContext context{listener_,      lock_,
+                                board_,         slot,
+                                ::getpid(),     config_.max_requests,
+                                config_.drills, config_.crash_at_start,
+                                config_.limits, design_.c_str()};
+    if (config_.report == Report::pipe) {
+        context.on_change = [&reporter](const ch03::Slot& s) { reporter.changed(s); };
+    }
+    pid_t pid = 0;
     try {
-        // QUIT, HUP and USR1 are held until the worker's handlers are in place (it releases
-        // them): a USR1 for log rotation must not kill a worker that is still starting.
+        // Chapter 03's worker, with QUIT, HUP and USR1 held until its handlers are in place.
         ch01::BlockedSignals held{SIGQUIT, SIGHUP, SIGUSR1};
-        pid_t pid = ch01::spawn(
+        pid = ch01::spawn(
             [&] {
                 pipe_.read_end.reset();  // the worker only writes
-                return run_worker(context);
+                return ch03::run_worker(context);
             },
             {SIGINT});
-        ch03::Slot& s = board_.slot(slot);
-        s.requests = 0;
-        s.state = static_cast<int>(ch03::SlotState::starting);
-        s.started_ms = ch03::Scoreboard::now_ms();
-        s.pid = pid;
-        Worker w;
-        w.slot = slot;
-        workers_[pid] = w;
     } catch (const std::system_error& e) {
-        log::line(e.what(), ": will retry");
-        spawn_blocked_until_ = Clock::now() + milliseconds(100);
+        board_.slot(slot).state = static_cast<int>(ch03::SlotState::free);
+        log::line(e.what(), ": next try in 100 ms");
+        spawn_after_ = Clock::now() + milliseconds(100);
+        return false;
     }
+    board_.slot(slot).pid = pid;
+    workers_.add(pid, slot, generation_);
+    reports_.expect(pid);
+    log::line("spawned worker ", pid, " (slot ", slot, ", generation ", generation_, ")");
+    return true;
 }
+//! [spawn]
 
-//! [read_records]
-void Pool::read_records() {
-    char buf[4096];
-    for (;;) {
-        ssize_t n = ::read(pipe_.read_end.get(), buf, sizeof buf);
-        if (n <= 0) {
-            return;  // EAGAIN: drained (EINTR: the loop comes back)
-        }
-        for (const Record& r : reader_.feed(buf, static_cast<std::size_t>(n))) {
-            auto it = workers_.find(r.pid);
-            if (!well_formed(r) || (it == workers_.end() && gone_.count(r.pid) == 0)) {
-                log::line("bad record: pid ", r.pid, " kind ", static_cast<int>(r.kind));
-                continue;
-            }
-            if (it == workers_.end()) {
-                continue;  // a late record from a worker already reaped
-            }
-            Worker& w = it->second;
-            w.last_seen = Clock::now();
-            w.requests = r.requests;
-            switch (r.kind) {
-                case RecordKind::idle:
-                    w.state = Worker::State::idle;
-                    break;
-                case RecordKind::busy:
-                    w.state = Worker::State::busy;
-                    break;
-                case RecordKind::exiting:
-                    w.state = Worker::State::exiting;
-                    break;
-                case RecordKind::heartbeat:
-                    break;
-            }
-            if (r.kind == RecordKind::idle) {
-                start_failures_.started();  // it got as far as waiting for a connection
-            }
-        }
-    }
-}
-//! [read_records]
-
-//! [maintain]
-void Pool::maintain() {
-    std::vector<WorkerInfo> snapshot;
-    for (const auto& [pid, w] : workers_) {
-        if (!w.retiring && w.state != Worker::State::exiting) {
-            snapshot.push_back({pid, w.state != Worker::State::busy, ms_since(w.spawned)});
-        }
-    }
-    Decision d = decide(snapshot, config_.policy, policy_state_);
-    if (d.cap_reached) {
-        log::line("cap of ", config_.policy.max_workers, " workers reached");
-    }
-    if (!d.reason.empty() && (d.spawn > 0 || !d.retire.empty())) {
-        log::line(d.reason);
-    }
-    int spawn = d.spawn;
-    if (start_failures_.count() > 0) {
-        // In a crash loop: one probe at a time, after the back-off, never a burst.
-        bool probing = std::any_of(workers_.begin(), workers_.end(), [](const auto& entry) {
-            return entry.second.state == Worker::State::starting;
-        });
-        spawn = probing || Clock::now() < spawn_blocked_until_ ? 0 : std::min(spawn, 1);
-    }
-    for (int i = 0; i < spawn; ++i) {
-        spawn_worker();
-    }
-    for (pid_t pid : d.retire) {
-        retire(pid, "retired by the policy");
-    }
-}
-//! [maintain]
-
-void Pool::retire(pid_t pid, const char* why) {
-    auto it = workers_.find(pid);
-    if (it != workers_.end() && !it->second.retiring) {
-        it->second.retiring = true;
-        ::kill(pid, SIGQUIT);  // finish the connection in hand, then go
-        (void)why;
-    }
-}
-
-void Pool::check_heartbeats() {
-    for (auto& [pid, w] : workers_) {
-        long silent = ms_since(w.last_seen);
-        if (!w.hung && silent > config_.heartbeat_timeout_ms) {
-            w.hung = true;
-            w.retiring = true;
-            log::line("worker ", pid, " hung: silent for ", silent, " ms: stopping it");
-            ::kill(pid, SIGTERM);
-        } else if (w.hung && silent > config_.heartbeat_timeout_ms + 1000) {
-            ::kill(pid, SIGKILL);  // it did not even die of TERM
-        }
-    }
-}
-
+//! [on_exit]
 void Pool::on_exit(const ch01::ChildExit& end) {
-    auto it = workers_.find(end.pid);
-    if (it == workers_.end()) {
+    if (config_.report == Report::scoreboard) {
+        read_board(end.pid);  // its slot's last state: did it get as far as its accept loop?
+    }
+    std::optional<ch03::WorkerEntry> w = workers_.remove(end.pid);
+    if (!w) {
         return;
     }
-    Worker w = it->second;
-    workers_.erase(it);
-    gone_.insert(end.pid);
-    if (gone_.size() > 256) {
-        gone_.erase(gone_.begin());
-    }
-    ch03::Slot& s = board_.slot(w.slot);
-    s.pid = 0;
-    s.state = static_cast<int>(ch03::SlotState::free);
-    bool expected_term = (w.hung || mode_ == Mode::fast) && end.signaled() &&
-                         (end.signal() == SIGTERM || end.signal() == SIGKILL);
-    std::string why = w.hung                   ? "replaced after hanging"
-                      : mode_ != Mode::running ? "stopped"
-                      : w.retiring             ? "retired (idle above the high mark)"
-                      : end.clean()            ? "retired after max requests"
-                                               : "died";
-    if (expected_term) {
-        log::line("worker ", end.pid, " ended by signal ", end.signal(), ": ", why);
+    std::optional<Heard> heard = reports_.forget(end.pid);
+    bool spoke = heard && heard->spoke;
+    auto served = heard ? heard->requests : 0;
+    board_.slot(w->slot).pid = 0;
+    board_.slot(w->slot).state = static_cast<int>(ch03::SlotState::free);
+    std::string why = why_leaving_.count(end.pid) != 0 ? why_leaving_[end.pid] : "";
+    why_leaving_.erase(end.pid);
+    bool replaced = rolling_.ended(end.pid);
+    bool fatal_setup = end.exited() && end.exit_code() == ch03::exit_fatal_setup;
+    bool as_asked =
+        w->stopping() && (end.clean() || (end.signaled() && end.signal() == w->stop_signal));
+    if (w->killed) {
+        log::line("worker ", end.pid, " (", why, ") was SIGKILLed after its deadline");
+    } else if (as_asked) {
+        log::line("worker ", end.pid, " ", why, ": left after ", served, " requests");
+    } else if (end.clean()) {
+        log::line("worker ", end.pid, " retired after ", served, " requests (max-requests)");
     } else {
-        log::line("worker ", end.pid, " ", end.describe(), " after ", w.requests,
-                  " requests: ", why);
+        log::line("worker ", end.pid, " ", end.describe(), " after ", served, " requests: died");
     }
     if (mode_ != Mode::running) {
         return;
     }
-    if (!end.clean() && w.state == Worker::State::starting && !w.hung) {
-        std::optional<long> delay = start_failures_.failed();
-        if (!delay) {
-            log::line("workers died ", start_failures_.count(),
-                      " times in a row before serving: giving up");
-            exit_code_ = 1;
-            stop(Mode::fast);
-            return;
-        }
-        log::line("crash loop: ", start_failures_.count(), " in a row, next spawn in ", *delay,
-                  " ms");
-        spawn_blocked_until_ = Clock::now() + milliseconds(*delay);
+    std::string hopeless = fatal_setup ? "a worker could not set up, and respawning cannot fix that"
+                           : !spoke && !w->stopping() && !backed_off(end.pid)
+                               ? "workers died " + std::to_string(start_failures_.count()) +
+                                     " times in a row before serving"
+                               : "";
+    if (!hopeless.empty()) {
+        exit_code_ = 1;
+        log::line("giving up: ", hopeless);
+        stop(Mode::fast);
+        return;
+    }
+    if (replaced) {
+        replace_next();
     }
 }
+//! [on_exit]
 
-void Pool::signal_all(int sig) {
-    for (const auto& [pid, w] : workers_) {
-        ::kill(pid, sig);
+/// A worker died before it said anything (pitfall 13): delays the next spawn, doubling, and returns
+/// false once the streak is long enough to give up.
+bool Pool::backed_off(pid_t pid) {
+    std::optional<long> delay = start_failures_.failed();
+    if (delay) {
+        spawn_after_ = Clock::now() + milliseconds(*delay);
+        log::line("crash loop: worker ", pid, " died at start (", start_failures_.count(), " of ",
+                  start_failures_.limit(), " in a row), next spawn in ", *delay, " ms");
     }
+    return delay.has_value();
 }
 
 void Pool::stop(Mode how) {
-    if (mode_ == how || mode_ == Mode::fast) {
+    if (mode_ == Mode::fast || mode_ == how) {
         return;
     }
     mode_ = how;
-    long wait_ms = how == Mode::fast ? std::min(config_.graceful_timeout_ms, 2000L)
-                                     : config_.graceful_timeout_ms;
-    deadline_ = Clock::now() + milliseconds(wait_ms);
-    resend_at_ = Clock::now() + milliseconds(100);
-    log::line(how == Mode::fast ? "fast stop" : "graceful stop", ": ", workers_.size(), " workers");
-    signal_all(how == Mode::fast ? SIGTERM : SIGQUIT);
+    rolling_.cancel();
+    bool fast = how == Mode::fast;
+    log::line(fast ? "fast stop: " : "graceful stop: ", workers_.size(), " workers");
+    // QUIT: chapter 03's workers finish the connection in hand, then serve what is queued.
+    milliseconds grace(fast ? std::min(config_.graceful_timeout_ms, 2000L)
+                            : config_.graceful_timeout_ms);
+    for (const auto& entry : workers_.all()) {
+        ask_to_leave(entry.first, fast ? SIGTERM : SIGQUIT, grace,
+                     fast ? "stopped (fast stop)" : "stopped (graceful stop)");
+    }
 }
 
-void Pool::on_signal(int sig) {
-    PolicyConfig& p = config_.policy;
-    switch (sig) {
-        case SIGCHLD:
-            for (const ch01::ChildExit& end : ch01::reap_children()) {
-                on_exit(end);
-            }
-            break;
-        case SIGTERM:
-        case SIGINT:
-            stop(Mode::fast);
-            break;
-        case SIGQUIT:
-            stop(Mode::graceful);
-            break;
-        case SIGHUP:
-            log::line("HUP: retiring every worker; the policy starts new ones");
-            for (const auto& [pid, w] : workers_) {
-                retire(pid, "HUP");
-            }
-            break;
-        case SIGTTIN:
-        case SIGTTOU: {
-            long step = sig == SIGTTIN ? 1 : -1;
-            if (p.min_idle + step >= 0 && p.max_idle + step >= p.min_idle + step) {
-                p.min_idle += step;
-                p.max_idle += step;
-            }
-            log::line(sig == SIGTTIN ? "TTIN" : "TTOU", ": water marks now min ", p.min_idle,
-                      ", max ", p.max_idle);
-            break;
-        }
-        case SIGUSR1:
-            log::reopen();
-            signal_all(SIGUSR1);
-            break;
-        default:
-            break;
+//! [hup]
+void Pool::hup() {
+    ++generation_;
+    log::line("HUP: replacing ", workers_.serving(), " workers, one at a time (generation ",
+              generation_, ")");
+    std::vector<pid_t> pids;
+    for (const auto& entry : workers_.all()) {
+        pids.push_back(entry.first);  // next() skips those already leaving
     }
+    rolling_.begin(pids);
+    replace_next();
+}
+
+void Pool::replace_next() {
+    std::optional<pid_t> old = rolling_.next([this](pid_t pid) { return workers_.serving(pid); });
+    if (old) {
+        spawn_worker();  // the new one first: the pool never has one worker fewer
+        ask_to_leave(*old, SIGHUP, milliseconds(config_.graceful_timeout_ms), "replaced (HUP)");
+    } else if (!rolling_.active()) {
+        log::line("HUP done: every worker replaced (generation ", generation_, ")");
+    }
+}
+//! [hup]
+
+void Pool::on_signal(int sig) {
+    if (sig == SIGCHLD) {
+        for (const ch01::ChildExit& end : ch01::reap_children()) {
+            on_exit(end);
+        }
+    } else if (sig == SIGTERM || sig == SIGINT) {
+        stop(Mode::fast);
+    } else if (sig == SIGQUIT) {
+        stop(Mode::graceful);
+    } else if (sig == SIGHUP && mode_ == Mode::running) {
+        hup();
+    } else if ((sig == SIGTTIN || sig == SIGTTOU) && mode_ == Mode::running) {
+        move_marks(sig);
+    } else if (sig == SIGUSR1) {
+        log::reopen();
+        workers_.signal_all(SIGUSR1);
+    }
+}
+
+Clock::time_point Pool::next_wakeup(Clock::time_point stops) const {
+    if (mode_ != Mode::running) {
+        return stops;
+    }
+    auto now = Clock::now();
+    // Once the pipe is left out of the poll set, come back to put it in again at next_read_.
+    bool later = config_.report == Report::pipe && next_read_ > now;
+    return std::min({stops, next_maintenance_, later ? next_read_ : stops});
 }
 
 //! [master_loop]
@@ -329,35 +201,36 @@ int Pool::run(ch01::SignalEvents& signals) {
     }
     for (;;) {
         auto now = Clock::now();
-        if (mode_ == Mode::running) {
-            if (now >= next_maintenance_) {
-                maintain();
-                check_heartbeats();
-                next_maintenance_ = now + milliseconds(config_.maintenance_ms);
-            }
-        } else if (workers_.empty()) {
+        if (mode_ == Mode::running && now >= next_maintenance_) {
+            listen_to_workers();
+            maintain();
+            stop_hung();
+            next_maintenance_ = now + milliseconds(config_.maintenance_ms);
+        } else if (mode_ != Mode::running && workers_.size() == 0) {
             break;
-        } else if (now >= deadline_) {
-            log::line("stop timed out: killing ", workers_.size(), " workers");
-            signal_all(SIGKILL);
-            deadline_ = now + milliseconds(1000);
-        } else if (now >= resend_at_) {
-            signal_all(mode_ == Mode::fast ? SIGTERM : SIGQUIT);
-            resend_at_ = now + milliseconds(100);
         }
-        auto next = mode_ == Mode::running ? next_maintenance_ : std::min(deadline_, resend_at_);
-        int timeout = static_cast<int>(std::max<long>(
-            0, std::chrono::duration_cast<milliseconds>(next - Clock::now()).count() + 1));
+        // Stop requests are repeated until each worker is gone, then SIGKILL at its deadline.
+        auto wake = next_wakeup(workers_.enforce());
+        int timeout = -1;
+        if (wake != Clock::time_point::max()) {
+            auto ms = std::chrono::duration_cast<milliseconds>(wake - Clock::now()).count();
+            timeout = static_cast<int>(std::clamp<long>(ms + 1, 0, 60000));
+        }
+        // The pipe is watched only once read_every has passed since the last read: between two
+        // reads, records pile up in it and cost the master nothing.
+        bool watch_pipe = config_.report == Report::pipe && Clock::now() >= next_read_;
         pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {pipe_.read_end.get(), POLLIN, 0}};
-        if (::poll(fds, 2, timeout) > 0) {
-            if (fds[1].revents & POLLIN) {
-                read_records();  // before reaping: a worker's last words come first
-            }
-            if (fds[0].revents & POLLIN) {
-                read_records();
-                for (int sig : signals.take()) {
-                    on_signal(sig);
-                }
+        if (::poll(fds, watch_pipe ? 2 : 1, timeout) <= 0) {
+            continue;
+        }
+        if (watch_pipe && (fds[1].revents & POLLIN) != 0) {
+            read_records();
+            next_read_ = Clock::now() + read_every;
+        }
+        if ((fds[0].revents & POLLIN) != 0) {
+            listen_to_workers();  // before reaping: a worker's last words come first
+            for (int sig : signals.take()) {
+                on_signal(sig);
             }
         }
     }
@@ -366,11 +239,9 @@ int Pool::run(ch01::SignalEvents& signals) {
 }
 //! [master_loop]
 
-}  // namespace
-
-int run_pool(int listener, ch03::Scoreboard& board, ch01::SignalEvents& signals,
-             PoolConfig config) {
-    return Pool(listener, board, config).run(signals);
+int run_pool(int listener, ch03::AcceptLock& lock, ch03::Scoreboard& board,
+             ch01::SignalEvents& signals, const PoolConfig& config) {
+    return Pool(listener, lock, board, config).run(signals);
 }
 
 }  // namespace forklab::ch04

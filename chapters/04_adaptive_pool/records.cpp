@@ -38,7 +38,7 @@ std::vector<Record> RecordReader::feed(const char* data, std::size_t len) {
 
 bool well_formed(const Record& r) {
     auto kind = static_cast<int>(r.kind);
-    return r.pid > 0 && kind >= 1 && kind <= 4 && r.pad[0] == 0 && r.pad[1] == 0 && r.pad[2] == 0;
+    return r.pid > 0 && kind >= 1 && kind <= 3 && r.pad[0] == 0 && r.pad[1] == 0 && r.pad[2] == 0;
 }
 
 }  // namespace forklab::ch04

@@ -13,10 +13,9 @@ namespace forklab::ch04 {
 
 /// What a record says.
 enum class RecordKind : std::uint8_t {
-    idle = 1,       ///< Waiting for a connection.
-    busy = 2,       ///< Serving one.
-    exiting = 3,    ///< Leaving (retired, max requests, told to stop).
-    heartbeat = 4,  ///< Still alive (sent while idle, every heartbeat interval).
+    idle = 1,     ///< Waiting for a connection (for the accept lock, or in accept).
+    busy = 2,     ///< Serving one.
+    exiting = 3,  ///< Leaving (max requests, or told to stop).
 };
 
 /// One fixed-size record. Many workers write to the same pipe: a write of at most PIPE_BUF bytes

@@ -39,14 +39,15 @@ void Cli::option(const std::string& name, const std::string& help, long& target,
 }
 
 void Cli::seconds(const std::string& name, const std::string& help, long& target_ms,
-                  double max_seconds) {
-    option(name, "SECONDS", help, [&target_ms, max_seconds](const std::string& text) {
+                  double max_seconds, double min_seconds) {
+    option(name, "SECONDS", help, [&target_ms, max_seconds, min_seconds](const std::string& text) {
         std::istringstream in(text);
         double value = -1;
         in >> value;
-        if (!in || !in.eof() || !std::isfinite(value) || value < 0 || value > max_seconds) {
+        if (!in || !in.eof() || !std::isfinite(value) || value < min_seconds ||
+            value > max_seconds) {
             std::ostringstream msg;
-            msg << "expects seconds from 0 to " << max_seconds;
+            msg << "expects seconds from " << min_seconds << " to " << max_seconds;
             return msg.str();
         }
         target_ms = std::lround(value * 1000);

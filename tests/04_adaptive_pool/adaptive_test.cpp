@@ -22,11 +22,22 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// Workers blocked in accept (the kernel's wait channel says so): the idle ones.
+/// Workers waiting for a connection, as the kernel's wait channel says: for chapter 03's accept
+/// lock (flock: locks_lock_inode_wait) or, holding it, in poll on the listener.
 std::size_t idle_workers(pid_t master) {
     std::size_t n = 0;
     for (pid_t w : live_children(master)) {
-        n += wchan(w).find("accept") != std::string::npos ? 1 : 0;
+        std::string where = wchan(w);
+        n += where.find("lock") != std::string::npos || where.find("poll") != std::string::npos;
+    }
+    return n;
+}
+
+/// Workers sleeping in a /sleep request.
+int sleeping_workers(pid_t master) {
+    int n = 0;
+    for (pid_t w : live_children(master)) {
+        n += wchan(w).find("nanosleep") != std::string::npos ? 1 : 0;
     }
     return n;
 }
@@ -39,10 +50,14 @@ std::size_t count(const std::string& text, const std::string& what) {
     return n;
 }
 
+/// True once the server's log says \p what (within the usual deadline).
+bool logged(const Server& server, const std::string& what) {
+    return eventually([&] { return server.log().find(what) != std::string::npos; });
+}
+
 /// Fast maintenance for tests; the marks and cap vary per test.
 std::vector<std::string> args(std::vector<std::string> extra) {
-    std::vector<std::string> a = {"--maintenance-interval", "0.05", "--min-age", "0.3",
-                                  "--heartbeat-interval",   "0.1"};
+    std::vector<std::string> a = {"--maintenance-interval", "0.05", "--min-age", "0.3"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
 }
@@ -77,14 +92,18 @@ TEST(Adaptive, AtIdleThePoolSettlesInsideTheMarks) {
 
 TEST(Adaptive, GrowsStepwiseUnderSlowLoadAndServesEveryRequest) {
     FORKLAB_POINTS(3);
-    Server server(args(
-        {"--start-workers", "2", "--min-idle", "2", "--max-idle", "4", "--max-workers", "40"}));
-    ASSERT_TRUE(server.ready());
-    EXPECT_EQ(parallel_gets(server.port(), "/sleep/1500", 16), 16);
-    std::string log = server.log();
-    EXPECT_NE(log.find(": spawning 1"), std::string::npos) << log;
-    EXPECT_NE(log.find(": spawning 2"), std::string::npos) << log;
-    EXPECT_NE(log.find(": spawning 4"), std::string::npos) << "the rate did not double:\n" << log;
+    for (const char* report : {"scoreboard", "pipe"}) {
+        Server server(args({"--start-workers", "2", "--min-idle", "2", "--max-idle", "4",
+                            "--max-workers", "40", "--report", report}));
+        ASSERT_TRUE(server.ready());
+        EXPECT_EQ(parallel_gets(server.port(), "/sleep/1500", 16), 16) << report;
+        std::string log = server.log();
+        EXPECT_NE(log.find(": spawning 1"), std::string::npos) << report << "\n" << log;
+        EXPECT_NE(log.find(": spawning 2"), std::string::npos) << report << "\n" << log;
+        EXPECT_NE(log.find(": spawning 4"), std::string::npos)
+            << report << ": the rate did not double:\n"
+            << log;
+    }
 }
 
 TEST(Adaptive, TheCapHoldsAndNothingIsRefused) {
@@ -161,7 +180,7 @@ TEST(Adaptive, KillingABusyWorkerDuringARampKeepsTheCountsTrue) {
 TEST(Adaptive, ManyWorkersAndManyRequestsMisparseNoRecord) {
     FORKLAB_POINTS(3);
     Server server(args({"--start-workers", "30", "--min-idle", "25", "--max-idle", "40",
-                        "--max-workers", "40", "--heartbeat-interval", "0.02"}));
+                        "--max-workers", "40", "--report", "pipe"}));
     ASSERT_TRUE(server.ready());
     load::LoadConfig c;
     c.target = {"127.0.0.1", static_cast<std::uint16_t>(server.port())};
@@ -174,29 +193,37 @@ TEST(Adaptive, ManyWorkersAndManyRequestsMisparseNoRecord) {
     EXPECT_EQ(server.stop(SIGQUIT), 0);
 }
 
-TEST(Adaptive, WorkersLeavingWhileTheirHeartbeatTicksAreNotKilledByIt) {
-    FORKLAB_POINTS(1);
-    // 40 workers with a tick every 10 ms, all retired five times: a worker whose timer outlives
-    // its SIGALRM handler on the way out dies of "Alarm clock" in some of those 240 exits.
-    Server server(args({"--start-workers", "40", "--min-idle", "40", "--max-idle", "40",
-                        "--max-workers", "40", "--heartbeat-interval", "0.01"}));
+// HUP means what it means in chapter 03: a rolling restart, the new worker first.
+TEST(Adaptive, HupReplacesWorkersOneAtATimeNewOneFirst) {
+    FORKLAB_POINTS(2);
+    Server server(args({"--start-workers", "3", "--min-idle", "1", "--max-idle", "5"}));
     ASSERT_TRUE(server.ready());
-    ASSERT_TRUE(eventually([&] { return live_children(server.pid()).size() == 40; }, 10s))
-        << live_children(server.pid()).size() << " workers";
-    for (int round = 0; round < 5; ++round) {
-        std::vector<pid_t> old = live_children(server.pid());
-        ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
-        EXPECT_TRUE(eventually(
-            [&] {
-                std::vector<pid_t> now = live_children(server.pid());
-                return now.size() == 40 && std::none_of(old.begin(), old.end(), alive);
-            },
-            10s))
-            << "round " << round << ": " << live_children(server.pid()).size() << " workers";
+    ASSERT_TRUE(eventually([&] { return idle_workers(server.pid()) == 3; }));
+    std::vector<pid_t> old = live_children(server.pid());
+    ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+    EXPECT_TRUE(eventually([&] {
+        return live_children(server.pid()).size() == 3 &&
+               std::none_of(old.begin(), old.end(), alive);
+    })) << live_children(server.pid()).size()
+        << " workers\n"
+        << server.log();
+    // The master logs each exit after it reaped the worker: wait for its last line.
+    EXPECT_TRUE(logged(server, "HUP done: every worker replaced")) << server.log();
+    std::string log = server.log();
+    EXPECT_NE(log.find("HUP: replacing 3 workers, one at a time"), std::string::npos) << log;
+    EXPECT_EQ(count(log, "replaced (HUP)"), 3u) << log;
+    // One at a time, the new one first: the k-th new worker is spawned before the k-th old one
+    // has left, and after the (k-1)-th has.
+    std::size_t spawned = 0;
+    std::size_t left = 0;
+    for (int k = 0; k < 3; ++k) {
+        spawned = log.find(", generation 1)", spawned + 1);
+        std::size_t leaves = log.find("replaced (HUP)", left + 1);
+        EXPECT_LT(spawned, leaves) << "replacement " << k << ":\n" << log;
+        EXPECT_TRUE(k == 0 || spawned > left) << "two at a time:\n" << log;
+        left = leaves;
     }
-    EXPECT_EQ(server.log().find("Alarm clock"), std::string::npos) << server.log();
-    EXPECT_EQ(server.stop(SIGQUIT), 0);
-    EXPECT_EQ(server.log().find("Alarm clock"), std::string::npos) << server.log();
+    EXPECT_EQ(get(server.port(), "/").status, 200);
 }
 
 TEST(Adaptive, Usr1WhileThePoolGrowsKillsNoStartingWorker) {
@@ -235,7 +262,7 @@ TEST(Adaptive, AHungWorkerIsReplaced) {
 
 TEST(Adaptive, ACrashLoopBacksOffAndEndsInAClearExit) {
     FORKLAB_POINTS(2);
-    Server server(args({"--start-workers", "2", "--drill-failing-start"}));
+    Server server(args({"--start-workers", "2", "--drill-crash-at-start"}));
     ASSERT_TRUE(server.ready());
     server.allow_crashes();
     EXPECT_TRUE(eventually([&] { return server.exited(); }, 10s)) << server.log();
@@ -243,7 +270,7 @@ TEST(Adaptive, ACrashLoopBacksOffAndEndsInAClearExit) {
     std::string log = server.log();
     EXPECT_NE(log.find("giving up"), std::string::npos) << log;
     EXPECT_NE(log.find("next spawn in 200 ms"), std::string::npos) << "no doubling back-off";
-    EXPECT_LE(count(log, "drill: failing at start"), 8u) << "a fork storm";
+    EXPECT_LE(count(log, "drill: crashing before the accept loop"), 8u) << "a fork storm";
 }
 
 TEST(Adaptive, TtinAndTtouMoveTheWaterMarks) {
@@ -252,13 +279,9 @@ TEST(Adaptive, TtinAndTtouMoveTheWaterMarks) {
     ASSERT_TRUE(server.ready());
     // Signals of one kind do not queue: send the second TTIN once the first was handled.
     server.signal(SIGTTIN);
-    ASSERT_TRUE(eventually([&] {
-        return server.log().find("water marks now min 3, max 4") != std::string::npos;
-    })) << server.log();
+    ASSERT_TRUE(logged(server, "water marks now min 3, max 4")) << server.log();
     server.signal(SIGTTIN);
-    ASSERT_TRUE(eventually([&] {
-        return server.log().find("water marks now min 4, max 5") != std::string::npos;
-    })) << server.log();
+    ASSERT_TRUE(logged(server, "water marks now min 4, max 5")) << server.log();
     EXPECT_TRUE(eventually([&] { return idle_workers(server.pid()) >= 4; }));
     server.signal(SIGTTOU);
     EXPECT_TRUE(eventually(
@@ -271,7 +294,7 @@ TEST(Adaptive, StatusShowsTheCountsAndEveryWorker) {
     ASSERT_TRUE(server.ready());
     ASSERT_TRUE(eventually([&] { return idle_workers(server.pid()) == 3; }));
     std::string status = get(server.port(), "/status").body;
-    EXPECT_NE(status.find("idle: 2\nbusy: 1\n"), std::string::npos) << status;
+    EXPECT_EQ(count(status, " busy "), 1u) << "only the worker answering is busy:\n" << status;
     for (pid_t w : live_children(server.pid())) {
         EXPECT_NE(status.find(std::to_string(w)), std::string::npos) << status;
     }
@@ -286,13 +309,7 @@ TEST(Adaptive, QuitFinishesRequestsInFlight) {
     for (int i = 0; i < 4; ++i) {
         clients.emplace_back([&] { ok += get(server.port(), "/sleep/400").status == 200; });
     }
-    ASSERT_TRUE(eventually([&] {
-        int sleeping = 0;
-        for (pid_t w : live_children(server.pid())) {
-            sleeping += wchan(w).find("nanosleep") != std::string::npos ? 1 : 0;
-        }
-        return sleeping == 4;
-    }));
+    ASSERT_TRUE(eventually([&] { return sleeping_workers(server.pid()) == 4; }));
     EXPECT_EQ(server.stop(SIGQUIT), 0);
     for (auto& c : clients) {
         c.join();
@@ -300,16 +317,75 @@ TEST(Adaptive, QuitFinishesRequestsInFlight) {
     EXPECT_EQ(ok, 4);
 }
 
-TEST(Adaptive, BadFlagsGetUsageAndExitTwo) {
+// A connection that arrives while a graceful stop waits for a busy worker is served, not
+// accepted by the kernel and then reset when the last worker leaves.
+TEST(Adaptive, QuitServesAConnectionArrivingDuringTheStop) {
+    FORKLAB_POINTS(2);
+    Server server(args({"--start-workers", "2", "--min-idle", "1", "--max-idle", "4"}));
+    ASSERT_TRUE(server.ready());
+    ASSERT_TRUE(eventually([&] { return live_children(server.pid()).size() == 2; }));
+    Fd busy = connect_to(server.port());
+    ASSERT_TRUE(send_all(busy.get(), "GET /sleep/1500 HTTP/1.1\r\n\r\n"));
+    ASSERT_TRUE(eventually([&] { return sleeping_workers(server.pid()) == 1; }));
+    server.signal(SIGQUIT);
+    // The idle worker leaves at once; the busy one is still serving.
+    ASSERT_TRUE(eventually([&] { return live_children(server.pid()).size() == 1; }))
+        << server.log();
+    Fd late = connect_to(server.port());
+    ASSERT_TRUE(late.valid()) << "refused is fine too, but this listener still listens";
+    ASSERT_TRUE(send_all(late.get(), "GET / HTTP/1.1\r\n\r\n"));
+    HttpReply r = read_reply(late.get(), 5s);
+    EXPECT_EQ(r.status, 200) << "accepted, then lost: " << r.error << "\n" << server.log();
+    EXPECT_EQ(read_reply(busy.get(), 5s).status, 200);
+    EXPECT_TRUE(eventually([&] { return server.exited(); }, 5s));
+    EXPECT_EQ(server.exit_code(), 0);
+}
+
+// TTOU moves both marks down, but never the low one below 1: a pool that wants no idle worker
+// never spawns, and one whose workers were all retired serves no one.
+TEST(Adaptive, TtouNeverTakesThePoolBelowOneIdleWorker) {
     FORKLAB_POINTS(1);
-    for (std::vector<std::string> a :
-         {std::vector<std::string>{"--min-idle", "5", "--max-idle", "2"},
-          {"--max-workers", "0"},
-          {"--maintenance-interval", "0"}}) {
-        RunResult r = run(server_binary(), a);
-        EXPECT_EQ(r.exit_code, 2) << a[0];
-        EXPECT_NE(r.err.find("usage:"), std::string::npos);
-    }
+    Server server(args({"--start-workers", "1", "--min-idle", "1", "--max-idle", "1"}));
+    ASSERT_TRUE(server.ready());
+    server.signal(SIGTTOU);
+    EXPECT_TRUE(logged(server, "TTOU: the low water mark stays at 1")) << server.log();
+    EXPECT_EQ(server.log().find("water marks now min 0"), std::string::npos) << server.log();
+    EXPECT_EQ(get(server.port(), "/", 5s).status, 200);
+    EXPECT_GE(live_children(server.pid()).size(), 1u);
+}
+
+/// Runs the binary with \p a; expects exit 2, the usage, and a message naming \p flag.
+void expect_refused(const std::vector<std::string>& a, const std::string& flag) {
+    RunResult r = run(server_binary(), a, 3s);
+    EXPECT_EQ(r.exit_code, 2) << flag << (r.timed_out ? ": it started a server" : "");
+    EXPECT_NE(r.err.find("usage:"), std::string::npos) << flag;
+    EXPECT_NE(r.err.find(flag), std::string::npos) << "the message names no flag:\n" << r.err;
+}
+
+TEST(Adaptive, SettingsThatMakeAPoolThatCannotServeAreRefused) {
+    FORKLAB_POINTS(1);
+    expect_refused({"--min-idle", "0"}, "--min-idle");
+    expect_refused({"--min-idle", "0", "--max-idle", "0"}, "--min-idle");
+    expect_refused({"--max-idle", "0"}, "--max-idle");
+    expect_refused({"--min-idle", "5", "--max-idle", "2"}, "--max-idle");
+    expect_refused({"--min-idle", "6", "--max-idle", "8", "--max-workers", "4"}, "--min-idle");
+}
+
+TEST(Adaptive, StartWorkersAboveTheCapIsRefused) {
+    FORKLAB_POINTS(1);
+    expect_refused({"--start-workers", "8", "--max-workers", "3"}, "--start-workers");
+}
+
+TEST(Adaptive, EveryFlagIsRangeChecked) {
+    FORKLAB_POINTS(1);
+    expect_refused({"--max-workers", "0"}, "--max-workers");
+    expect_refused({"--max-workers", "100000"}, "--max-workers");
+    expect_refused({"--start-workers", "-1"}, "--start-workers");
+    expect_refused({"--maintenance-interval", "0"}, "--maintenance-interval");
+    expect_refused({"--heartbeat-timeout", "0"}, "--heartbeat-timeout");
+    expect_refused({"--min-age", "-1"}, "--min-age");
+    expect_refused({"--max-requests", "-5"}, "--max-requests");
+    expect_refused({"--report", "smoke-signals"}, "--report");
 }
 
 }  // namespace

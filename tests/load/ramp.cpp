@@ -6,7 +6,7 @@
 /// Starts ch04_adaptive_pool (found next to this program) on a free port, steps the number of
 /// concurrent clients of `GET /sleep/100` up and down (1, 4, 8, 16, 24, 16, 8, 4, 1, then none;
 /// 2 s each; the pool runs its policy every 0.25 s),
-/// samples the workers (children of the master) and the idle ones (blocked in accept) every
+/// samples the workers (children of the master) and the idle ones (waiting for a connection) every
 /// 100 ms, and writes the samples as CSV and as an SVG chart for chapter 04's page.
 #include <dirent.h>
 #include <poll.h>
@@ -46,7 +46,8 @@ std::size_t idle_of(const std::vector<pid_t>& workers) {
         std::ifstream in("/proc/" + std::to_string(w) + "/wchan");
         std::string wchan;
         in >> wchan;
-        n += wchan.find("accept") != std::string::npos ? 1 : 0;
+        // Waiting for chapter 03's accept lock (flock) or, holding it, in poll on the listener.
+        n += wchan.find("lock") != std::string::npos || wchan.find("poll") != std::string::npos;
     }
     return n;
 }

@@ -27,9 +27,10 @@ class Cli {
                 std::function<std::string(const std::string&)> parse);
     /// An integer option within [min, max].
     void option(const std::string& name, const std::string& help, long& target, long min, long max);
-    /// A duration in seconds (decimals allowed), stored in milliseconds, within [0, max_seconds].
+    /// A duration in seconds (decimals allowed), stored in milliseconds, within
+    /// [min_seconds, max_seconds].
     void seconds(const std::string& name, const std::string& help, long& target_ms,
-                 double max_seconds);
+                 double max_seconds, double min_seconds = 0);
     /// A string option that must not be empty.
     void option(const std::string& name, const std::string& metavar, const std::string& help,
                 std::string& target);
