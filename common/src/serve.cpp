@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <optional>
 
 namespace forklab {
 
@@ -76,17 +77,25 @@ bool send_response(int fd, const Response& response, bool head_only, long write_
 //! [serve_one]
 ServeEnd serve_one(Fd conn, const AppContext& context, const ServeLimits& limits) {
     http::RequestParser parser;
-    auto deadline = Clock::now() + std::chrono::milliseconds(limits.read_timeout_ms);
+    // The read timeout starts when the server first has to wait: under load the request is
+    // already here, and a child that never waits never reads the clock (nor pays a poll).
+    std::optional<Clock::time_point> deadline;
     auto state = http::RequestParser::State::incomplete;
     char buf[4096];
     while (state == http::RequestParser::State::incomplete) {
-        if (!wait_readable(conn.get(), deadline)) {
-            send_response(conn.get(), error_response(408), false, limits.write_timeout_ms);
-            linger_close(std::move(conn));
-            return ServeEnd::timed_out;
+        ssize_t n = ::recv(conn.get(), buf, sizeof buf, MSG_DONTWAIT);
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!deadline) {
+                deadline = Clock::now() + std::chrono::milliseconds(limits.read_timeout_ms);
+            }
+            if (!wait_readable(conn.get(), *deadline)) {
+                send_response(conn.get(), error_response(408), false, limits.write_timeout_ms);
+                linger_close(std::move(conn));
+                return ServeEnd::timed_out;
+            }
+            continue;
         }
-        ssize_t n = ::read(conn.get(), buf, sizeof buf);
-        if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
+        if (n == 0 || (n == -1 && errno != EINTR)) {
             return ServeEnd::client_closed;  // gone before asking anything complete
         }
         if (n > 0) {
