@@ -23,11 +23,13 @@ std::string num(double v) {
     return buf;
 }
 
-/// Text made safe for XML.
+/// Text made safe for XML, without Markdown's backticks.
 std::string escaped(const std::string& text) {
     std::string out;
     for (char ch : text) {
         switch (ch) {
+            case '`':
+                break;
             case '&':
                 out += "&amp;";
                 break;
