@@ -10,9 +10,9 @@ namespace forklab::load {
 
 namespace {
 
-constexpr int width = 760;
-constexpr int label_w = 170;  // the rows' names, left of the bars
-constexpr int value_w = 130;  // the figures, right of the longest bar
+constexpr int width = 720;
+constexpr int label_w = 160;  // the rows' names, left of the bars
+constexpr int value_w = 120;  // the figures, right of the longest bar
 constexpr int bar_h = 14;
 constexpr int row_h = 20;
 constexpr int title_h = 26;

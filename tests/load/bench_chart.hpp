@@ -9,7 +9,7 @@
 
 namespace forklab::load {
 
-/// One SVG image, 760 pixels wide: a panel per workload, a bar per measured row (its median
+/// One SVG image, 720 pixels wide: a panel per workload, a bar per measured row (its median
 /// requests/s, on the panel's own linear scale), a thin line across each bar from the lowest to
 /// the highest round, and the figure with its share of the ceiling. Reference rows (`ceiling`,
 /// `fork_floor`) are grey, the kit's chapters blue, other rows (peers) orange. Rows without

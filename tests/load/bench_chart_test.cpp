@@ -35,16 +35,16 @@ TEST(BenchChart, DrawsABarPerMeasuredCellToScaleWithItsRange) {
         {"ch01_fork_server", "", {measured(5000, 4000, 6000), none}, 1, 1, -1},
         {"nginx", "", {measured(10000, 9000, 11000), measured(45000, 44000, 46000)}, 0, -1, -1}};
     std::string svg = render_chart_svg(workloads, rows, "a machine & its kernel");
-    EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\"", 0), 0u) << svg;
+    EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\"", 0), 0u) << svg;
     EXPECT_NE(svg.find("</svg>\n"), std::string::npos);
     EXPECT_EQ(count_of(svg, "<rect x="), 5) << "two rows in the first panel's three, two in keep";
     EXPECT_EQ(count_of(svg, "<line "), 5) << "each bar has its range";
     EXPECT_NE(svg.find("tiny &lt;close&gt;"), std::string::npos) << "titles are escaped";
     EXPECT_NE(svg.find("a machine &amp; its kernel"), std::string::npos);
     EXPECT_NE(svg.find(">5,000 (25%)</text>"), std::string::npos) << svg;
-    // The bars span 760 - 170 - 130 = 460 pixels for the top of the panel (the ceiling's 20,000):
+    // The bars span 720 - 160 - 120 = 440 pixels for the top of the panel (the ceiling's 20,000):
     // ch01's 5,000 is a quarter of it.
-    EXPECT_NE(svg.find("width=\"115.0\" height=\"14\" fill=\"#3b6fb6\""), std::string::npos) << svg;
+    EXPECT_NE(svg.find("width=\"110.0\" height=\"14\" fill=\"#3b6fb6\""), std::string::npos) << svg;
     EXPECT_NE(svg.find("fill=\"#e08a2c\""), std::string::npos) << "a peer in its own colour";
 }
 
