@@ -119,7 +119,8 @@ std::string fork_cost_section(const std::string& bin) {
     }
     return text +
            "Making a child that ends at once, then waiting for it, with the parent holding this "
-           "much written memory (`tests/load/fork_cost.cpp`, the median of repeated runs). fork "
+           "much written memory (`tests/load/fork_cost.cpp`, the median of repeated runs, the "
+           "lowest in brackets). fork "
            "copies the parent's page tables and marks its pages copy-on-write, so its cost grows "
            "with the parent; vfork lends the child the parent's memory and copies nothing; "
            "posix_spawn (glibc: clone with CLONE_VM | CLONE_VFORK, then exec of a static program "
