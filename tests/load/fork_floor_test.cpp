@@ -59,7 +59,8 @@ TEST(ForkCost, PrintsOneRowPerSizeWithThreeTimings) {
         std::string row = r.out.substr(at, r.out.find('\n', at) - at);
         EXPECT_EQ(std::count(row.begin(), row.end(), '|'), 5) << row;
         EXPECT_EQ(row.find("| 0 ("), std::string::npos) << "a timing of 0: " << row;
-        EXPECT_EQ(std::count(row.begin(), row.end(), '('), 3) << "median (lowest), 3 times: " << row;
+        EXPECT_EQ(std::count(row.begin(), row.end(), '('), 3)
+            << "median (lowest), 3 times: " << row;
     }
 }
 
