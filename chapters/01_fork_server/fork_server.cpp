@@ -10,7 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <sstream>
-#include <unordered_set>
+#include <vector>
 
 #include "acceptor.hpp"
 #include "forklab/error.hpp"
@@ -29,7 +29,8 @@ struct ForkServer {
     const ForkServerConfig& config;
     Fd listener;
     Acceptor acceptor;
-    std::unordered_set<pid_t> children;
+    // Reserved once for max_children: the parent allocates nothing per connection (see the page).
+    std::vector<pid_t> children;
     unsigned long accepted = 0;
     unsigned long abnormal_exits = 0;
     enum class Mode { running, graceful, fast } mode = Mode::running;
@@ -37,7 +38,9 @@ struct ForkServer {
     Clock::time_point paused_until{};
 
     ForkServer(const ForkServerConfig& c, Fd l)
-        : config(c), listener(std::move(l)), acceptor(listener.get()) {}
+        : config(c), listener(std::move(l)), acceptor(listener.get()) {
+        children.reserve(static_cast<std::size_t>(config.max_children));
+    }
 
     [[nodiscard]] std::string status(bool json) const;
     void serve_in_child(Fd conn);
@@ -77,7 +80,7 @@ void ForkServer::serve_in_child(Fd conn) {
                 return 0;
             },
             {SIGINT, SIGQUIT});
-        children.insert(pid);
+        children.push_back(pid);
         ++accepted;
     } catch (const std::system_error& e) {
         log::line(e.what(), ": dropping the connection, pausing accepts for ", Acceptor::backoff_ms,
@@ -118,7 +121,7 @@ void ForkServer::accept_ready() {
 
 void ForkServer::reap() {
     for (const ChildExit& end : reap_children()) {
-        children.erase(end.pid);
+        std::erase(children, end.pid);
         bool stopped_by_us = mode == Mode::fast && end.signaled() && end.signal() == SIGTERM;
         if (!end.clean() && !stopped_by_us) {
             ++abnormal_exits;

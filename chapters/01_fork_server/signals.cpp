@@ -144,9 +144,16 @@ void unblock_signals(std::initializer_list<int> signals) {
     ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
-void reset_signals_in_child() noexcept {
+void reset_signals_in_child(std::initializer_list<int> ignore) noexcept {
+    unsigned long long ignored = 0;
+    for (int sig : ignore) {
+        ignored |= 1ULL << sig;
+    }
+    // signal() cannot fail for a valid, catchable signal.
     for (int sig = 1; sig < NSIG && sig < 64; ++sig) {
-        if ((g_caught & (1ULL << sig)) != 0) {
+        if ((ignored & (1ULL << sig)) != 0) {
+            (void)::signal(sig, SIG_IGN);
+        } else if ((g_caught & (1ULL << sig)) != 0) {
             (void)::signal(sig, SIG_DFL);
         }
     }

@@ -81,8 +81,9 @@ class BlockedSignals {
 void unblock_signals(std::initializer_list<int> signals);
 
 /// In a freshly forked child, with signals blocked: sets every signal routed by the parent's
-/// SignalEvents back to SIG_DFL and closes the parent's signal pipe, so the parent's handlers never
-/// run in the child. (SignalEvents is the kit's only way to catch a signal.)
-void reset_signals_in_child() noexcept;
+/// SignalEvents back to SIG_DFL, or to SIG_IGN for those in \p ignore, and closes the parent's
+/// signal pipe, so the parent's handlers never run in the child. (SignalEvents is the kit's only
+/// way to catch a signal.) One sigaction per signal: a fork per connection pays for each.
+void reset_signals_in_child(std::initializer_list<int> ignore = {}) noexcept;
 
 }  // namespace forklab::ch01

@@ -54,10 +54,7 @@ pid_t spawn(const std::function<int()>& body, std::initializer_list<int> ignore)
         return pid;  // the parent: ~BlockedSignals restores its mask
     }
     // The child. Signals are still blocked: make the parent's handlers harmless first.
-    reset_signals_in_child();
-    for (int sig : ignore) {
-        (void)::signal(sig, SIG_IGN);  // cannot fail for a valid, catchable signal
-    }
+    reset_signals_in_child(ignore);
     ::sigprocmask(SIG_SETMASK, &blocked.previous(), nullptr);
     int code = 70;
     try {

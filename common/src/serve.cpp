@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <optional>
 
 namespace forklab {
 
@@ -65,10 +66,20 @@ void linger_close(Fd conn) {
 }
 
 bool send_response(int fd, const Response& response, bool head_only, long write_timeout_ms) {
+    std::string bytes = serialize(response, false, head_only);
+    // A fresh connection's send buffer takes a small answer whole, at once: only what a full
+    // buffer leaves over is written under the write timeout (one setsockopt less per request).
+    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+    if (sent == bytes.size()) {
+        return true;
+    }
+    if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ENOTSOCK) {
+        return false;  // EPIPE, ECONNRESET: the client is gone
+    }
     timeval tv{write_timeout_ms / 1000, (write_timeout_ms % 1000) * 1000};
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    std::string bytes = serialize(response, false, head_only);
-    return write_all(fd, bytes.data(), bytes.size());
+    return write_all(fd, bytes.data() + sent, bytes.size() - sent);
 }
 
 }  // namespace
@@ -76,17 +87,25 @@ bool send_response(int fd, const Response& response, bool head_only, long write_
 //! [serve_one]
 ServeEnd serve_one(Fd conn, const AppContext& context, const ServeLimits& limits) {
     http::RequestParser parser;
-    auto deadline = Clock::now() + std::chrono::milliseconds(limits.read_timeout_ms);
+    // The read timeout starts when the server first has to wait: under load the request is
+    // already here, and a child that never waits never reads the clock (nor pays a poll).
+    std::optional<Clock::time_point> deadline;
     auto state = http::RequestParser::State::incomplete;
     char buf[4096];
     while (state == http::RequestParser::State::incomplete) {
-        if (!wait_readable(conn.get(), deadline)) {
-            send_response(conn.get(), error_response(408), false, limits.write_timeout_ms);
-            linger_close(std::move(conn));
-            return ServeEnd::timed_out;
+        ssize_t n = ::recv(conn.get(), buf, sizeof buf, MSG_DONTWAIT);
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!deadline) {
+                deadline = Clock::now() + std::chrono::milliseconds(limits.read_timeout_ms);
+            }
+            if (!wait_readable(conn.get(), *deadline)) {
+                send_response(conn.get(), error_response(408), false, limits.write_timeout_ms);
+                linger_close(std::move(conn));
+                return ServeEnd::timed_out;
+            }
+            continue;
         }
-        ssize_t n = ::read(conn.get(), buf, sizeof buf);
-        if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
+        if (n == 0 || (n == -1 && errno != EINTR)) {
             return ServeEnd::client_closed;  // gone before asking anything complete
         }
         if (n > 0) {

@@ -3,13 +3,16 @@
 /// Figure 30.1, after Stevens' UNP ch. 30).
 ///
 ///     bench [--rounds N] [--duration SECONDS] [--concurrency N] [--threads N]
-///           [--only NAME[,NAME...]] [--target NAME=HOST:PORT]... [--output PATH]
+///           [--only NAME[,NAME...]] [--peer NAME=HOST:PORT]... [--output PATH] [--chart PATH]
+///           [--no-fork-cost]
 ///
-/// Starts the ceiling and every chapter binary found next to itself (`chNN_*`, sorted), one at a
-/// time, each on a free port in its own process group, puts the same loads on each with the load
-/// client's engine, and prints Markdown tables on stdout (progress on stderr). It does so in
-/// rounds, every row once per round, and shows each cell's median round: noise on a shared machine
-/// lasts seconds, and rounds spread each row over the whole run. Builds nothing.
+/// Starts the ceiling, the fork floor and every chapter binary found next to itself (`chNN_*`,
+/// sorted), one at a time, each on a free port in its own process group, puts the same loads on
+/// each with the load client's engine, and prints Markdown tables on stdout (progress on stderr).
+/// It does so in rounds, every row once per round, and shows each cell's median round with the
+/// range of the rounds: noise on a shared machine lasts seconds, and rounds spread each row over
+/// the whole run. Then it runs fork_cost (what one fork costs by the parent's size) and prints its
+/// table too. Builds nothing.
 /// Exit code: 0 when every server started, served every request and stopped cleanly; 1 otherwise
 /// (the tables are printed all the same); 2 for a usage error. See tests/load/README.md.
 #include <dirent.h>
@@ -28,6 +31,7 @@
 #include <optional>
 
 #include "01_fork_server/signals.hpp"
+#include "bench_chart.hpp"
 #include "bench_measure.hpp"
 #include "bench_server.hpp"
 #include "bench_table.hpp"
@@ -87,6 +91,59 @@ std::vector<std::string> chapter_binaries(const std::string& dir) {
     }
     std::sort(names.begin(), names.end());
     return names;
+}
+
+/// The flags a row's binary needs beyond `--listen 127.0.0.1:0`: the one place to add them when a
+/// new chapter needs some (chapters are found by name, chapter_binaries()).
+std::vector<std::string> extra_args(const std::string& name) {
+    if (name.rfind("ch02_", 0) == 0) {
+        return {"--foreground"};  // the daemon stays the bench's child
+    }
+    if (name.rfind("ch06_", 0) == 0) {
+        // Routing on: /bytes/4000 carries the key "bytes", which one worker owns, so the others
+        // hand its connections back; `GET /` carries no key and is not routed.
+        return {"--route", "path"};
+    }
+    return {};
+}
+
+/// fork_cost's table with a heading and how to read it; a note instead when it cannot run.
+std::string fork_cost_section(const std::string& bin) {
+    std::string table;
+    std::string error;
+    std::string text = "### What a fork costs\n\n";
+    if (::access((bin + "/fork_cost").c_str(), X_OK) != 0) {
+        return text + "Not measured: no fork_cost next to the bench.\n\n";
+    }
+    std::cerr << "[bench] fork_cost: fork, vfork and posix_spawn by the parent's size ..."
+              << std::flush;
+    bool ok = run_to_end({bin + "/fork_cost"}, std::chrono::seconds(60), table, error);
+    std::cerr << (ok ? " done\n" : " failed: " + error + "\n");
+    if (!ok) {
+        return text + "Not measured: fork_cost " + error + ".\n\n";
+    }
+    return text +
+           "Making a child that ends at once, then waiting for it, with the parent holding this "
+           "much written memory (`tests/load/fork_cost.cpp`, the median of repeated runs, the "
+           "lowest in brackets). fork "
+           "copies the parent's page tables and marks its pages copy-on-write, so its cost grows "
+           "with the parent; vfork lends the child the parent's memory and copies nothing; "
+           "posix_spawn (glibc: clone with CLONE_VM | CLONE_VFORK, then exec of a static program "
+           "that exits at once) copies nothing either but pays the exec.\n\n" +
+           table + "\n";
+}
+
+/// Writes \p text to \p path. False (with a message on stderr) when it cannot.
+bool write_file(const std::string& path, const std::string& text) {
+    std::ofstream file(path);
+    file << text;
+    file.close();
+    if (!file) {
+        std::cerr << "bench: cannot write " << path << "\n";
+        return false;
+    }
+    std::cerr << "[bench] wrote " << path << "\n";
+    return true;
 }
 
 /// True once SIGINT, SIGTERM or SIGHUP has arrived (the signal pipe is readable).
@@ -166,6 +223,8 @@ int main(int argc, char** argv) {
     long concurrency = o.concurrency;
     long threads = o.threads;
     std::string output;
+    std::string chart;
+    bool no_fork_cost = false;
     std::string only;
     std::vector<Target> externals;
     forklab::Cli cli("bench",
@@ -191,7 +250,8 @@ int main(int argc, char** argv) {
                threads, 1, 64);
     cli.option("only", "NAMES", "run only these rows, comma-separated (ceiling,ch01_fork_server)",
                only);
-    cli.option("target", "NAME=HOST:PORT", "add a running server as a row (repeatable)",
+    cli.option("peer", "NAME=HOST:PORT",
+               "add a server you already run (nginx, Apache) as a row (repeatable)",
                [&](const std::string& v) {
                    std::size_t eq = v.find('=');
                    auto at = eq == std::string::npos ? std::nullopt
@@ -203,6 +263,8 @@ int main(int argc, char** argv) {
                    return std::string();
                });
     cli.option("output", "PATH", "also write the tables to PATH, a page of the book", output);
+    cli.option("chart", "PATH", "also draw the tables as an SVG bar chart at PATH", chart);
+    cli.flag("no-fork-cost", "skip the table of what a fork costs", no_fork_cost);
     if (auto code = cli.parse(argc, argv)) {
         return *code;
     }
@@ -219,18 +281,12 @@ int main(int argc, char** argv) {
         o.stop_fd = signals.fd();
 
         std::string bin = dir_of_self();
-        std::vector<Target> targets = {{"ceiling", bin + "/ceiling", {}, {}}};
+        // The reference rows first: the most this machine does, the least a fork per connection
+        // costs. Then every chapter found next to the bench, then the peers.
+        std::vector<Target> targets = {{"ceiling", bin + "/ceiling", {}, {}},
+                                       {"fork_floor", bin + "/fork_floor", {}, {}}};
         for (const std::string& name : chapter_binaries(bin)) {
-            Target t{name, bin + "/" + name, {}, {}};
-            if (name.rfind("ch02_", 0) == 0) {
-                t.args.push_back("--foreground");  // the daemon stays the bench's child
-            }
-            if (name.rfind("ch06_", 0) == 0) {
-                // Routing on: /bytes/4000 carries the key "bytes", which one worker owns, so the
-                // others hand its connections back; `GET /` carries no key and is not routed.
-                t.args.insert(t.args.end(), {"--route", "path"});
-            }
-            targets.push_back(t);
+            targets.push_back({name, bin + "/" + name, extra_args(name), {}});
         }
         targets.insert(targets.end(), externals.begin(), externals.end());
         if (!only.empty()) {
@@ -295,23 +351,34 @@ int main(int argc, char** argv) {
                               std::to_string(rounds) + (rounds == 1 ? " round" : " rounds") +
                               " (every row once per round), the load client on the same "
                               "machine.\n\n";
+        std::string warning = noise_warning(workloads, rows);
+        if (!warning.empty()) {
+            std::cerr << "[bench] warning: " << warning;
+            warning += "\n";
+        }
         std::string tables = render_tables(workloads, rows);
-        std::cout << setting << tables << std::flush;
+        if (!no_fork_cost && !interrupted && !stop_requested(o.stop_fd)) {
+            tables += "\n" + fork_cost_section(bin);
+        }
+        std::cout << setting << warning << tables << std::flush;
         if (!output.empty()) {
-            std::ofstream page(output);
-            page << "# Bench results {#bench_results}\n\n"
-                 << "The tables of the last run of the bench (`cmake --workflow --preset bench`). "
-                    "Absolute figures depend on the machine and drift from run to run; the ratios "
-                    "between rows of one run are what hold. See \\ref bench for how each column "
-                    "is measured.\n\n"
-                 << setting << tables;
-            page.close();
-            if (!page) {
-                std::cerr << "bench: cannot write " << output << "\n";
-                failed = true;
-            } else {
-                std::cerr << "[bench] wrote " << output << "\n";
+            std::string image;
+            if (!chart.empty()) {
+                image = "\\image html " + chart.substr(chart.rfind('/') + 1) +
+                        " \"Requests per second of each row, median and range of the rounds\"\n\n";
             }
+            failed = !write_file(output,
+                                 "# Bench results {#bench_results}\n\n"
+                                 "The tables of the last run of the bench (`cmake --workflow "
+                                 "--preset bench`). Absolute figures depend on the machine and "
+                                 "drift from run to run; the ratios between rows of one run are "
+                                 "what hold. See \\ref bench for how each column is measured.\n\n" +
+                                     setting + warning + image + tables) ||
+                     failed;
+        }
+        if (!chart.empty()) {
+            failed = !write_file(chart, render_chart_svg(workloads, rows, machine_description())) ||
+                     failed;
         }
         if (!failed && !interrupted) {
             remove_logs(logs, targets);

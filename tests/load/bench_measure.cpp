@@ -159,6 +159,9 @@ Cell measure_cell(const Endpoint& at, pid_t master, const Workload& w, const Cel
     cell.processes = sampler.finish();
     cell.status = r.stopped ? Cell::Status::not_run : Cell::Status::measured;
     cell.rps = r.rate();
+    cell.rounds = 1;
+    cell.rps_min = cell.rps;
+    cell.rps_max = cell.rps;
     if (master > 0 && r.ok > 0) {
         cell.cpu_us = (cpu_after - cpu_before) * 1e6 / static_cast<double>(r.ok);
     }

@@ -59,7 +59,105 @@ std::string read_line(int fd, Clock::time_point deadline) {
     return text;
 }
 
+/// In a child of the bench, before exec: its own process group, told to stop if the bench dies,
+/// stdin and stdout from \p in and \p out, the signal mask and SIGPIPE as a fresh program expects.
+/// Only async-signal-safe calls. Returns false when the bench died first.
+bool prepare_child(pid_t parent, int in, int out) {
+    ::setpgid(0, 0);
+    // If the bench dies, the child is told to stop: nothing outlives a failed run.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) {
+        return false;  // the bench died before prctl took effect
+    }
+    ::dup2(in, STDIN_FILENO);
+    ::dup2(out, STDOUT_FILENO);
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);  // the bench ignores it; a program decides for itself
+    return true;
+}
+
+/// argv as execv wants it; the strings must outlive the result.
+std::vector<char*> exec_args(std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    for (std::string& a : args) {
+        argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    return argv;
+}
+
+[[noreturn]] void exec_or_exit(char* const* argv) {
+    ::execv(argv[0], argv);
+    constexpr char failed[] = "bench: exec failed\n";
+    (void)!::write(STDERR_FILENO, failed, sizeof failed - 1);
+    ::_exit(127);
+}
+
 }  // namespace
+
+bool run_to_end(const std::vector<std::string>& command, std::chrono::milliseconds limit,
+                std::string& out, std::string& error) {
+    Pipe pipe = make_pipe();
+    Fd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!null) {
+        throw_errno("open /dev/null");
+    }
+    std::vector<std::string> args = command;
+    std::vector<char*> argv = exec_args(args);
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid == -1) {
+        throw_errno("fork " + command.at(0));
+    }
+    if (pid == 0) {
+        if (!prepare_child(parent, null.get(), pipe.write_end.get())) {
+            ::_exit(127);
+        }
+        exec_or_exit(argv.data());
+    }
+    (void)::setpgid(pid, pid);
+    pipe.write_end.reset();
+    auto deadline = Clock::now() + limit;
+    out.clear();
+    bool late = false;
+    // Bounded by the deadline: poll never waits past it; then the group is killed.
+    for (;;) {
+        pollfd p{pipe.read_end.get(), POLLIN, 0};
+        int r = ::poll(&p, 1, left_ms(deadline));
+        if (r == -1 && errno == EINTR) {
+            continue;
+        }
+        if (r == 0) {
+            late = true;
+            (void)::kill(-pid, SIGKILL);
+            break;
+        }
+        char buf[4096];
+        ssize_t n = ::read(pipe.read_end.get(), buf, sizeof buf);
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;  // end-of-file: it exited (or closed its stdout)
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) == -1 && errno == EINTR) {
+    }
+    ch01::ChildExit end{pid, status};
+    if (late) {
+        error = "ran longer than " + std::to_string(limit.count() / 1000) + " s: killed";
+        return false;
+    }
+    if (!end.clean()) {
+        error = end.describe();
+        return false;
+    }
+    return true;
+}
 
 bool parse_readiness(const std::string& line, Endpoint& endpoint, pid_t& pid) {
     const std::string prefix = "forklab: listening on ";
@@ -103,34 +201,18 @@ bool BenchServer::start() {
         throw_errno("open /dev/null");
     }
     // Everything the child needs is ready before fork: it only calls async-signal-safe functions.
-    std::vector<char*> argv;
-    for (std::string& a : args_) {
-        argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
+    std::vector<char*> argv = exec_args(args_);
     pid_t parent = ::getpid();
     launched_ = ::fork();
     if (launched_ == -1) {
         throw_errno("fork " + binary_);
     }
     if (launched_ == 0) {
-        ::setpgid(0, 0);
-        // If the bench dies, the server is told to stop: nothing outlives a failed run.
-        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (::getppid() != parent) {
-            ::_exit(127);  // the bench died before prctl took effect
+        if (!prepare_child(parent, null.get(), out.write_end.get())) {
+            ::_exit(127);
         }
-        ::dup2(null.get(), STDIN_FILENO);
-        ::dup2(out.write_end.get(), STDOUT_FILENO);
         ::dup2(log.get(), STDERR_FILENO);
-        sigset_t none;
-        ::sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::signal(SIGPIPE, SIG_DFL);  // the bench ignores it; a server decides for itself
-        ::execv(argv[0], argv.data());
-        constexpr char failed[] = "bench: exec failed\n";
-        (void)!::write(STDERR_FILENO, failed, sizeof failed - 1);
-        ::_exit(127);
+        exec_or_exit(argv.data());
     }
     (void)::setpgid(launched_, launched_);  // also here, so no signal to the group can miss it
     out.write_end.reset();

@@ -63,6 +63,13 @@ class BenchServer {
     std::string error_;
 };
 
+/// Runs \p argv (argv[0] a path) to its end in a process group of its own, stdin from /dev/null,
+/// and returns what it wrote on stdout in \p out. Its stderr goes to the bench's. Kills the group
+/// when it runs longer than \p limit. Returns false, with the reason in \p error, unless it exited
+/// with 0 in time. Throws std::system_error naming the call when a pipe or fork fails.
+bool run_to_end(const std::vector<std::string>& argv, std::chrono::milliseconds limit,
+                std::string& out, std::string& error);
+
 /// Parses a readiness line, `forklab: listening on 127.0.0.1:41234 pid 12345` (with or without
 /// its newline). Returns false when \p line is not exactly of that form.
 bool parse_readiness(const std::string& line, Endpoint& endpoint, pid_t& pid);

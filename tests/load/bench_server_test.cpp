@@ -40,10 +40,12 @@ TEST(BenchTable, ShowsEachRowAsAShareOfTheCeiling) {
     std::vector<Row> rows = {{"ceiling", "", {ceiling, ceiling}, 2, 900, 800},
                              {"ch01_fork_server", "", {half, none}, 1, 1200, -1}};
     std::string md = render_tables(workloads, rows);
-    EXPECT_NE(md.find("| ceiling | 20,000 | 100% | 30.0 | 1.50 | 0 | 2 |"), std::string::npos)
-        << md;
-    EXPECT_NE(md.find("| ch01_fork_server | 10,000 | 50% | 200.0 | 4.00 | 3 (reset 3) | 7 |"),
+    EXPECT_NE(md.find("| ceiling | 20,000 | - | 100% | - | 30.0 | 1.50 | 0 | 2 |"),
               std::string::npos)
+        << md;
+    EXPECT_NE(
+        md.find("| ch01_fork_server | 10,000 | - | 50% | - | 200.0 | 4.00 | 3 (reset 3) | 7 |"),
+        std::string::npos)
         << md;
     EXPECT_NE(md.find("| ch01_fork_server | n/a |"), std::string::npos) << md;
     EXPECT_NE(md.find("| ch01_fork_server | 1 | 1200 | - |"), std::string::npos) << md;
@@ -58,7 +60,7 @@ TEST(BenchTable, SaysWhenARowBeatsTheCeiling) {
     std::vector<Row> rows = {{"ceiling", "", {ceiling}, 2, 900, 800},
                              {"ch05_fd_passing", "", {more}, 3, 1100, 400}};
     std::string md = render_tables(workloads, rows);
-    EXPECT_NE(md.find("| ch05_fd_passing | 22,000 | 110% |"), std::string::npos) << md;
+    EXPECT_NE(md.find("| ch05_fd_passing | 22,000 | - | 110% |"), std::string::npos) << md;
     EXPECT_NE(md.find("A row above 100%"), std::string::npos) << md;
 }
 
@@ -82,6 +84,46 @@ TEST(BenchTable, EachCellIsTheMedianRoundAndNoErrorIsLost) {
     EXPECT_EQ(m.problem, "did not stop");
     EXPECT_EQ(m.master_pss_kib, 901) << "memory from the last round that measured it";
     EXPECT_EQ(median_of({rounds[0], rounds[1]}).cells[0].rps, 5000) << "the lower middle";
+    EXPECT_EQ(m.cells[0].rounds, 3);
+    EXPECT_EQ(m.cells[0].rps_min, 5000) << "the spread is kept beside the median";
+    EXPECT_EQ(m.cells[0].rps_max, 9000);
+    EXPECT_DOUBLE_EQ(m.cells[0].spread(), 0.5);
+}
+
+/// A measured cell of \p rounds rounds with the median \p rps, between \p lo and \p hi.
+Cell spread_cell(double rps, double lo, double hi, int rounds = 3) {
+    Cell c{Cell::Status::measured, rps, 10.0, 1.0, 0, "", 2};
+    c.rounds = rounds;
+    c.rps_min = lo;
+    c.rps_max = hi;
+    return c;
+}
+
+TEST(BenchTable, ShowsEachCellsRangeOverRoundsAndTheShareOfTheForkFloor) {
+    std::vector<Workload> workloads = {{"tiny", "/", false}};
+    std::vector<Row> rows = {{"ceiling", "", {spread_cell(20000, 19000, 21000)}, 2, 900, 800},
+                             {"fork_floor", "", {spread_cell(1000, 900, 1100)}, 1, 800, -1},
+                             {"ch01_fork_server", "", {spread_cell(950, 950, 950)}, 1, 900, -1}};
+    std::string md = render_tables(workloads, rows);
+    EXPECT_NE(md.find("| ceiling | 20,000 | 19,000-21,000 (10%) | 100% | 2000% |"),
+              std::string::npos)
+        << md;
+    EXPECT_NE(md.find("| ch01_fork_server | 950 | 950-950 (0%) | 5% | 95% |"), std::string::npos)
+        << md;
+}
+
+TEST(BenchTable, WarnsWhenTheCeilingSpreadsMoreThan15Percent) {
+    std::vector<Workload> workloads = {{"tiny", "/", false}, {"keep", "/", true}};
+    Cell steady = spread_cell(20000, 19000, 21000);  // 10%
+    Cell wild = spread_cell(20000, 16000, 21000);    // 25%
+    std::vector<Row> calm = {{"ceiling", "", {steady, steady}, 2, 900, 800},
+                             {"ch03", "", {wild, wild}, 2, 900, 800}};
+    EXPECT_EQ(noise_warning(workloads, calm), "") << "only the ceiling's spread is judged";
+    std::vector<Row> noisy = {{"ceiling", "", {steady, wild}, 2, 900, 800}};
+    std::string warning = noise_warning(workloads, noisy);
+    EXPECT_NE(warning.find("moved 25% between rounds (keep)"), std::string::npos) << warning;
+    std::vector<Row> one_round = {{"ceiling", "", {spread_cell(20000, 1000, 30000, 1)}, 2, 9, 8}};
+    EXPECT_EQ(noise_warning({workloads[0]}, one_round), "") << "no spread from one round";
 }
 
 }  // namespace

@@ -25,6 +25,26 @@ std::string or_dash(bool known, const std::string& text) {
     return known ? text : "-";
 }
 
+/// The requests/s of the first measured row named \p name in workload \p w; 0 when none.
+double reference_rps(const std::vector<Row>& rows, const std::string& name, std::size_t w) {
+    for (const Row& r : rows) {
+        if (r.name == name && r.cells[w].status == Cell::Status::measured) {
+            return r.cells[w].rps;
+        }
+    }
+    return 0;
+}
+
+/// "26,100-29,400 (12%)": the lowest and highest requests/s over the rounds and their distance as
+/// a share of the median; "-" for one round.
+std::string range_text(const Cell& c) {
+    if (c.rounds < 2) {
+        return "-";
+    }
+    return with_thousands(c.rps_min) + "-" + with_thousands(c.rps_max) + " (" +
+           fixed(100.0 * c.spread(), 0) + "%)";
+}
+
 }  // namespace
 
 std::string with_thousands(double value) {
@@ -59,6 +79,9 @@ Row median_of(const std::vector<Row>& rounds) {
         std::sort(measured.begin(), measured.end(),
                   [](const Cell& a, const Cell& b) { return a.rps < b.rps; });
         out.cells[w] = measured[(measured.size() - 1) / 2];
+        out.cells[w].rounds = static_cast<int>(measured.size());
+        out.cells[w].rps_min = measured.front().rps;
+        out.cells[w].rps_max = measured.back().rps;
         out.cells[w].errors = errors;
         out.cells[w].error_kinds = kinds;
     }
@@ -79,31 +102,27 @@ Row median_of(const std::vector<Row>& rounds) {
 std::string render_tables(const std::vector<Workload>& workloads, const std::vector<Row>& rows) {
     std::ostringstream md;
     for (std::size_t w = 0; w < workloads.size(); ++w) {
-        double ceiling = 0;
-        for (const Row& r : rows) {
-            if (r.name == "ceiling" && r.cells[w].status == Cell::Status::measured) {
-                ceiling = r.cells[w].rps;
-                break;
-            }
-        }
+        double ceiling = reference_rps(rows, "ceiling", w);
+        double floor = reference_rps(rows, "fork_floor", w);
         md << "### " << workloads[w].title << "\n\n"
-           << "| design | requests/s | % of ceiling | CPU us/request | p99 ms | errors | "
-              "processes |\n"
-           << "|---|---:|---:|---:|---:|---|---:|\n";
+           << "| design | requests/s | range over rounds | % of ceiling | % of fork floor | "
+              "CPU us/request | p99 ms | errors | processes |\n"
+           << "|---|---:|---:|---:|---:|---:|---:|---|---:|\n";
         bool above = false;
         for (const Row& r : rows) {
             const Cell& c = r.cells[w];
             md << "| " << r.name << " | ";
             if (c.status == Cell::Status::no_keep_alive) {
-                md << "n/a | | | | | |\n";
+                md << "n/a | | | | | | | |\n";
                 continue;
             }
             if (c.status == Cell::Status::not_run) {
-                md << "not run | | | | | |\n";
+                md << "not run | | | | | | | |\n";
                 continue;
             }
-            md << with_thousands(c.rps) << " | "
+            md << with_thousands(c.rps) << " | " << range_text(c) << " | "
                << or_dash(ceiling > 0, fixed(100.0 * c.rps / ceiling, 0) + "%") << " | "
+               << or_dash(floor > 0, fixed(100.0 * c.rps / floor, 0) + "%") << " | "
                << or_dash(c.cpu_us >= 0, fixed(c.cpu_us, 1)) << " | " << fixed(c.p99_ms, 2) << " | "
                << c.errors << (c.error_kinds.empty() ? "" : " (" + c.error_kinds + ")") << " | "
                << or_dash(c.processes > 0, std::to_string(c.processes)) << " |\n";
@@ -134,12 +153,40 @@ std::string render_tables(const std::vector<Workload>& workloads, const std::vec
         }
     }
     md << "\n`n/a`: the design answers `Connection: close`, so it has no keep-alive row. "
+          "Range over rounds: the lowest and highest requests/s of the rounds, and their distance "
+          "as a share of the median shown. % of fork floor: the row over the minimal "
+          "fork-per-connection responder, the measure for designs that fork per connection. "
           "CPU per request: user + sys time of the master, its live workers and its reaped "
           "children over the measured load, divided by the requests served. Processes: the most "
           "seen during the load (master and children). PSS: proportional set size, each shared "
           "page divided among the processes sharing it; `-` for a design with no child at rest "
           "(its children live only for a request) and for servers the bench did not start.\n";
     return md.str();
+}
+
+std::string noise_warning(const std::vector<Workload>& workloads, const std::vector<Row>& rows) {
+    std::string worst_title;
+    double worst = 0;
+    for (const Row& r : rows) {
+        if (r.name != "ceiling") {
+            continue;
+        }
+        for (std::size_t w = 0; w < workloads.size() && w < r.cells.size(); ++w) {
+            const Cell& c = r.cells[w];
+            if (c.status == Cell::Status::measured && c.rounds > 1 && c.spread() > worst) {
+                worst = c.spread();
+                worst_title = workloads[w].title;
+            }
+        }
+        break;
+    }
+    if (worst <= noisy_spread) {
+        return "";
+    }
+    return "**Noisy run**: the ceiling's row moved " + fixed(100.0 * worst, 0) +
+           "% between rounds (" + worst_title + "), more than " + fixed(100.0 * noisy_spread, 0) +
+           "%: the machine was busy with other work, and differences between rows smaller than "
+           "that spread say nothing. Run the bench again on a quieter machine.\n";
 }
 
 std::string machine_description() {

@@ -29,6 +29,12 @@ struct Cell {
     long errors = 0;                  ///< Failed requests.
     std::string error_kinds;          ///< "reset 2, short 1"; empty without errors.
     int processes = 0;                ///< Most processes seen during the load; 0: unknown.
+    int rounds = 0;                   ///< Rounds that measured this cell (median_of counts them).
+    double rps_min = 0;               ///< Lowest requests/s of those rounds.
+    double rps_max = 0;               ///< Highest requests/s of those rounds.
+
+    /// The spread over rounds: (highest - lowest) / median requests/s, 0 for one round.
+    [[nodiscard]] double spread() const { return rps > 0 ? (rps_max - rps_min) / rps : 0; }
 };
 
 /// One server: a row in each table.
@@ -43,15 +49,25 @@ struct Row {
 
 /// One row out of the same server's rows from several rounds: in each workload, the measured cell
 /// with the median requests/s (the lower middle one of an even count), so that a moment of noise
-/// on a shared machine moves no figure. Nothing is hidden by it: the errors of every round are
-/// added up in the chosen cell, and every round's problem is kept. Memory comes from the last
+/// on a shared machine moves no figure. Nothing is hidden by it: the chosen cell also holds the
+/// lowest and highest requests/s of the rounds and how many rounds measured it, the errors of
+/// every round are added up in it, and every round's problem is kept. Memory comes from the last
 /// round that measured it. \p rounds must not be empty.
 Row median_of(const std::vector<Row>& rounds);
 
-/// The tables, in Markdown: one per workload (requests/s, % of the ceiling's row, CPU per
-/// request, p99, errors, processes), then memory at rest, then notes on the columns. The first
-/// row named `ceiling` is the 100% of each workload.
+/// The spread above which the ceiling's row makes the whole run suspect (0.15: 15 %).
+constexpr double noisy_spread = 0.15;
+
+/// The tables, in Markdown: one per workload (requests/s, its range over the rounds, % of the
+/// ceiling's row, % of the fork floor's row, CPU per request, p99, errors, processes), then memory
+/// at rest, then notes on the columns. The first row named `ceiling` is the 100% of each workload,
+/// the first named `fork_floor` the 100% of the floor column.
 std::string render_tables(const std::vector<Workload>& workloads, const std::vector<Row>& rows);
+
+/// A warning when the ceiling's row spreads more than noisy_spread over the rounds in some
+/// workload: "The ceiling's row moved 23% between rounds ..."; "" when it did not (or has one
+/// round, or there is no ceiling row).
+std::string noise_warning(const std::vector<Workload>& workloads, const std::vector<Row>& rows);
 
 /// "AMD EPYC, 2 cores, Linux 6.1.0, 2026-11-23": the CPU model (/proc/cpuinfo), the cores online,
 /// the kernel release (uname) and today's date (UTC).

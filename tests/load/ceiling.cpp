@@ -34,6 +34,7 @@
 #include "01_fork_server/reap.hpp"
 #include "01_fork_server/signals.hpp"
 #include "01_fork_server/spawn.hpp"
+#include "fixed_answer.hpp"
 #include "forklab/cli.hpp"
 #include "forklab/error.hpp"
 #include "forklab/log.hpp"
@@ -41,31 +42,10 @@
 
 namespace {
 
-/// The fixed answers, built once per process.
-struct Answers {
-    /// `GET /`, connection kept.
-    std::string hello = answer("text/plain", "Hello, world\n", false);
-    /// `GET /` with `Connection: close`.
-    std::string hello_close = answer("text/plain", "Hello, world\n", true);
-    /// `GET /bytes/4000`, connection kept.
-    std::string bytes = answer("application/octet-stream", std::string(4000, 'x'), false);
-    /// `GET /bytes/4000` with `Connection: close`.
-    std::string bytes_close = answer("application/octet-stream", std::string(4000, 'x'), true);
-
-    /// A whole `200` response with \p body.
-    static std::string answer(const std::string& type, const std::string& body, bool close) {
-        return "HTTP/1.1 200 OK\r\nContent-Type: " + type +
-               "\r\nContent-Length: " + std::to_string(body.size()) +
-               (close ? "\r\nConnection: close" : "") + "\r\n\r\n" + body;
-    }
-};
-
 /// Answers what \p fd has sent. Returns false when the connection is to be closed.
-bool answer(int fd, std::string_view in, const Answers& answers) {
-    bool close = in.find("Connection: close") != std::string_view::npos;
-    bool bytes = in.substr(0, 16) == "GET /bytes/4000 ";
-    const std::string& out = bytes ? (close ? answers.bytes_close : answers.bytes)
-                                   : (close ? answers.hello_close : answers.hello);
+bool answer(int fd, std::string_view in, const forklab::load::FixedAnswers& answers) {
+    bool close = false;
+    const std::string& out = answers.for_request(in, close);
     std::size_t requests = 0;
     for (std::size_t p = in.find("\r\n\r\n"); p != std::string_view::npos;
          p = in.find("\r\n\r\n", p + 4)) {
@@ -95,7 +75,7 @@ void serve(int listener, int stop_fd, const std::function<bool()>& carry_on) {
         }
     }
     forklab::ch01::Acceptor acceptor(listener, true);
-    const Answers answers;
+    const forklab::load::FixedAnswers answers;
     epoll_event events[128];
     char buf[16384];
     for (;;) {

@@ -25,7 +25,8 @@ enum class ServeEnd {
 /// Reads one request from \p conn, answers it with `Connection: close` and closes the connection.
 ///
 /// Takes ownership of \p conn. Never raises SIGPIPE. A head arriving slowly byte by byte is bounded
-/// by read_timeout_ms in total, so a slow client cannot hold the process forever. After an error
+/// by read_timeout_ms in total (counted from the first time the request is not there yet), so a
+/// slow client cannot hold the process forever. After an error
 /// response, unread input is drained briefly before closing so the client sees the response
 /// instead of a reset. Drills: Drill::crash aborts the process; Drill::hang blocks forever.
 ServeEnd serve_one(Fd conn, const AppContext& context, const ServeLimits& limits);
