@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <string_view>
 
 namespace forklab {
 
@@ -17,26 +18,47 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+/// Milliseconds left until \p deadline, rounded up (so a wait never ends before it).
 long ms_until(Clock::time_point deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     return left.count() < 0 ? 0 : static_cast<long>(left.count());
 }
 
-/// Waits until \p fd is readable or \p deadline passes. False on timeout.
-bool wait_readable(int fd, Clock::time_point deadline) {
+/// Waits until \p fd is ready for \p events (POLLIN, POLLOUT) or \p deadline passes. False once
+/// the deadline has passed, even if the descriptor is ready: a client that keeps the socket
+/// readable (or writable) every instant must not stretch a deadline.
+bool wait_until(int fd, short events, Clock::time_point deadline) {
     for (;;) {
-        pollfd p{fd, POLLIN, 0};
-        int n = ::poll(&p, 1, static_cast<int>(ms_until(deadline)));
+        long left = ms_until(deadline);
+        if (left == 0) {
+            return false;
+        }
+        pollfd p{fd, events, 0};
+        int n = ::poll(&p, 1, static_cast<int>(left));
         if (n > 0) {
             return true;
         }
-        if (n == 0) {
-            return false;
-        }
-        if (errno != EINTR) {
-            return true;  // let the read report the error
+        if (n == -1 && errno != EINTR) {
+            return true;  // let the read or send report the error
         }
     }
+}
+
+/// Sends all of \p bytes before \p deadline. False when the client went away (EPIPE,
+/// ECONNRESET) or did not take them in time, however it paced its reads.
+bool send_until(int fd, std::string_view bytes, Clock::time_point deadline) {
+    while (!bytes.empty()) {
+        if (!wait_until(fd, POLLOUT, deadline)) {
+            return false;
+        }
+        ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+        } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /// Sleeps \p ms milliseconds, resuming after signals.
@@ -53,7 +75,7 @@ void linger_close(Fd conn) {
     auto deadline = Clock::now() + std::chrono::seconds(1);
     char sink[4096];
     for (std::size_t total = 0; total < (256u << 10);) {
-        if (!wait_readable(conn.get(), deadline)) {
+        if (!wait_until(conn.get(), POLLIN, deadline)) {
             break;
         }
         ssize_t n = ::read(conn.get(), sink, sizeof sink);
@@ -64,11 +86,10 @@ void linger_close(Fd conn) {
     }
 }
 
+/// Writes \p response whole within write_timeout_ms from now.
 bool send_response(int fd, const Response& response, bool head_only, long write_timeout_ms) {
-    timeval tv{write_timeout_ms / 1000, (write_timeout_ms % 1000) * 1000};
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     std::string bytes = serialize(response, false, head_only);
-    return write_all(fd, bytes.data(), bytes.size());
+    return send_until(fd, bytes, Clock::now() + std::chrono::milliseconds(write_timeout_ms));
 }
 
 }  // namespace
@@ -80,7 +101,7 @@ ServeEnd serve_one(Fd conn, const AppContext& context, const ServeLimits& limits
     auto state = http::RequestParser::State::incomplete;
     char buf[4096];
     while (state == http::RequestParser::State::incomplete) {
-        if (!wait_readable(conn.get(), deadline)) {
+        if (!wait_until(conn.get(), POLLIN, deadline)) {
             send_response(conn.get(), error_response(408), false, limits.write_timeout_ms);
             linger_close(std::move(conn));
             return ServeEnd::timed_out;
