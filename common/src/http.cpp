@@ -5,18 +5,36 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 
 namespace forklab::http {
 
 namespace {
 
-/// RFC 9110 token characters (method and header names).
-bool is_token(std::string_view s) {
+/// An RFC 9110 token character (methods, header names, codings).
+bool is_tchar(char c) {
     static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) ||
-               extra.find(c) != std::string_view::npos;
-    });
+    return std::isalnum(static_cast<unsigned char>(c)) || extra.find(c) != std::string_view::npos;
+}
+
+bool is_token(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
+}
+
+/// Calls \p each with every element of the comma-separated \p list, trimmed (empty ones too).
+/// Stops and returns false as soon as \p each does.
+template <typename Each>
+bool each_element(std::string_view list, Each each) {
+    for (;;) {
+        std::size_t comma = list.find(',');
+        if (!each(trim(list.substr(0, comma)))) {
+            return false;
+        }
+        if (comma == std::string_view::npos) {
+            return true;
+        }
+        list.remove_prefix(comma + 1);
+    }
 }
 
 /// Removes the line ending (LF or CRLF) from a line that includes it.
@@ -50,17 +68,8 @@ std::string_view trim(std::string_view s) {
 }
 
 bool has_token(std::string_view list, std::string_view token) {
-    while (!list.empty()) {
-        std::size_t comma = list.find(',');
-        if (iequals(trim(list.substr(0, comma)), token)) {
-            return true;
-        }
-        if (comma == std::string_view::npos) {
-            break;
-        }
-        list.remove_prefix(comma + 1);
-    }
-    return false;
+    return !each_element(list,
+                         [token](std::string_view element) { return !iequals(element, token); });
 }
 
 std::optional<std::string_view> Request::header(std::string_view name) const {
@@ -83,12 +92,19 @@ std::string_view Request::query() const {
 }
 
 std::string_view RequestParser::buffered() const noexcept {
-    return std::string_view(buffer_).substr(consumed_);
+    std::size_t from = start_ + (state_ == State::complete ? pos_ : 0);
+    return std::string_view(buffer_).substr(from);
 }
 
 RequestParser::State RequestParser::feed(std::string_view bytes) {
     if (state_ == State::error) {
         return state_;  // the connection is about to close: ignore more input
+    }
+    // Drop the requests already returned once they outweigh what is left: each byte moves at
+    // most once, however many requests a client pipelines.
+    if (start_ > 0 && start_ >= buffer_.size() - start_) {
+        buffer_.erase(0, start_);
+        start_ = 0;
     }
     buffer_.append(bytes);
     if (state_ == State::complete) {
@@ -98,12 +114,15 @@ RequestParser::State RequestParser::feed(std::string_view bytes) {
 }
 
 RequestParser::State RequestParser::next() {
-    if (state_ == State::error) {
+    if (state_ != State::complete) {
         return state_;
     }
-    buffer_.erase(0, consumed_);
-    consumed_ = 0;
+    start_ += pos_;
+    pos_ = part_ = line_ = 0;
+    step_ = Step::leading;
     request_ = Request();
+    content_length_.reset();
+    transfer_encoding_ = chunked_last_ = has_host_ = close_ = keep_alive_ = false;
     state_ = State::incomplete;
     return parse();
 }
@@ -114,112 +133,200 @@ RequestParser::State RequestParser::fail(int status) {
     return state_;
 }
 
+//! [parse]
+// Resumes at pos_: the bytes before it were judged by an earlier call and are never looked at
+// again. Every decision is taken at a byte, from the bytes up to it, so how the input was split
+// into feeds cannot change the outcome.
 RequestParser::State RequestParser::parse() {
-    std::string_view in = buffered();
-    // Tolerate empty lines before a request (RFC 9112 section 2.2).
-    std::size_t start = 0;
-    while (start < in.size() && (in[start] == '\r' || in[start] == '\n')) {
-        ++start;
-    }
-    in.remove_prefix(start);
-
-    std::size_t line_end = in.find('\n');
-    if (line_end == std::string_view::npos) {
-        return in.size() > max_request_line ? fail(414) : State::incomplete;
-    }
-    std::string_view line = chomp(in.substr(0, line_end + 1));
-    if (line.size() > max_request_line) {
-        return fail(414);
-    }
-    // The head ends at the first empty line.
-    std::size_t head_end = std::string_view::npos;
-    for (std::size_t pos = line_end + 1; pos < in.size();) {
-        std::size_t eol = in.find('\n', pos);
-        if (eol == std::string_view::npos) {
-            break;
+    const std::string_view in = std::string_view(buffer_).substr(start_);
+    while (pos_ < in.size()) {
+        if (pos_ >= max_head) {
+            return fail(431);  // one byte more than a head may have, and still no end
         }
-        if (chomp(in.substr(pos, eol + 1 - pos)).empty()) {
-            head_end = eol + 1;
-            break;
+        if (step_ != Step::fields) {
+            if (State s = request_line_byte(in); s != State::incomplete) {
+                return s;
+            }
+            continue;
         }
-        pos = eol + 1;
-    }
-    if (head_end == std::string_view::npos) {
-        return in.size() > max_head ? fail(431) : State::incomplete;
-    }
-    if (head_end > max_head) {
-        return fail(431);
-    }
-
-    // Request line: METHOD SP TARGET SP HTTP/1.x
-    std::size_t sp1 = line.find(' ');
-    std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-    if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
-        return fail(400);
-    }
-    std::string_view method = line.substr(0, sp1);
-    std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    std::string_view version = line.substr(sp2 + 1);
-    if (!is_token(method) || target.empty() || target.front() != '/' ||
-        std::any_of(target.begin(), target.end(),
-                    [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; })) {
-        return fail(400);
-    }
-    if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
-        !std::isdigit(static_cast<unsigned char>(version[5])) ||
-        !std::isdigit(static_cast<unsigned char>(version[7]))) {
-        return fail(400);
-    }
-    if (version[5] != '1' || (version[7] != '0' && version[7] != '1')) {
-        return fail(505);
-    }
-    request_.method = method;
-    request_.target = target;
-    request_.minor_version = version[7] - '0';
-
-    // Header fields: NAME ":" OWS VALUE OWS
-    for (std::size_t pos = line_end + 1; pos < head_end;) {
-        std::size_t eol = in.find('\n', pos);
-        std::string_view field = chomp(in.substr(pos, eol + 1 - pos));
-        pos = eol + 1;
-        if (field.empty()) {
-            break;
+        // A header line: look for its end, no further than the head limit.
+        std::size_t limit = std::min(in.size(), max_head);
+        const void* lf = std::memchr(in.data() + pos_, '\n', limit - pos_);
+        if (lf == nullptr) {
+            pos_ = limit;
+            continue;
         }
-        std::size_t colon = field.find(':');
-        if (colon == std::string_view::npos || !is_token(field.substr(0, colon))) {
+        pos_ = static_cast<std::size_t>(static_cast<const char*>(lf) - in.data()) + 1;
+        std::string_view line = chomp(in.substr(part_, pos_ - part_));
+        part_ = pos_;
+        if (line.empty()) {
+            return end_of_head();
+        }
+        if (!take_field(line)) {
             return fail(400);  // also rejects obsolete line folding (a leading space)
         }
-        std::string_view value = trim(field.substr(colon + 1));
-        if (std::any_of(value.begin(), value.end(), [](char c) {
-                auto u = static_cast<unsigned char>(c);
-                return (u < ' ' && c != '\t') || u == 0x7f;
-            })) {
-            return fail(400);
-        }
-        request_.headers.emplace_back(field.substr(0, colon), value);
     }
+    return State::incomplete;
+}
+//! [parse]
 
-    bool keep_alive = request_.minor_version == 1;
-    if (auto connection = request_.header("Connection")) {
-        if (has_token(*connection, "close")) {
-            keep_alive = false;
-        } else if (has_token(*connection, "keep-alive")) {
-            keep_alive = true;
+// Request line: METHOD SP TARGET SP HTTP/1.x, judged a byte at a time so that garbage (a TLS
+// handshake, a stray protocol) is refused at its first wrong byte.
+RequestParser::State RequestParser::request_line_byte(std::string_view in) {
+    const char c = in[pos_];
+    if (step_ == Step::leading) {
+        if (c == '\r' || c == '\n') {
+            ++pos_;  // empty lines before a request are tolerated (RFC 9112 section 2.2)
+            return State::incomplete;
         }
+        step_ = Step::method;
+        part_ = line_ = pos_;
     }
-    request_.keep_alive = keep_alive;
-    if (auto length = request_.header("Content-Length")) {
-        unsigned long n = 0;
-        auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), n);
-        if (ec != std::errc() || end != length->data() + length->size()) {
+    if (c != '\r' && c != '\n' && pos_ - line_ >= max_request_line) {
+        return fail(414);  // the line ending does not count: how reads split it cannot matter
+    }
+    switch (step_) {
+        case Step::method:
+            if (c == ' ' && pos_ > part_) {
+                request_.method = in.substr(part_, pos_ - part_);
+                step_ = Step::target;
+                part_ = pos_ + 1;
+            } else if (!is_tchar(c)) {
+                return fail(400);
+            }
+            break;
+        case Step::target:
+            if (pos_ == part_ && c != '/') {
+                return fail(400);  // only the origin form: "/path?query"
+            }
+            if (c == ' ') {
+                request_.target = in.substr(part_, pos_ - part_);
+                step_ = Step::version;
+                part_ = pos_ + 1;
+            } else if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+                return fail(400);
+            }
+            break;
+        case Step::version: {
+            static constexpr std::string_view shape = "HTTP/1.1";
+            std::size_t i = pos_ - part_;
+            if (i == shape.size()) {
+                if (c == '\n') {
+                    ++pos_;
+                    return end_of_request_line(in);
+                }
+                if (c != '\r') {
+                    return fail(400);
+                }
+                step_ = Step::version_lf;
+            } else if (i == 5 || i == 7 ? !std::isdigit(static_cast<unsigned char>(c))
+                                        : c != shape[i]) {
+                return fail(400);
+            }
+            break;
+        }
+        case Step::version_lf:
+            if (c != '\n') {
+                return fail(400);  // a bare CR
+            }
+            ++pos_;
+            return end_of_request_line(in);
+        case Step::leading:
+        case Step::fields:
+            break;  // not reached: handled above and in parse()
+    }
+    ++pos_;
+    return State::incomplete;
+}
+
+RequestParser::State RequestParser::end_of_request_line(std::string_view in) {
+    char major = in[part_ + 5];
+    char minor = in[part_ + 7];
+    if (major != '1' || (minor != '0' && minor != '1')) {
+        return fail(505);
+    }
+    request_.minor_version = minor - '0';
+    step_ = Step::fields;
+    part_ = pos_;
+    return State::incomplete;
+}
+
+// Header field: NAME ":" OWS VALUE OWS. False when it is malformed or makes the framing
+// ambiguous.
+bool RequestParser::take_field(std::string_view line) {
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) {
+        return false;  // "Name : value" too: a space before the colon (RFC 9112 section 5.1)
+    }
+    std::string_view name = line.substr(0, colon);
+    std::string_view value = trim(line.substr(colon + 1));
+    if (std::any_of(value.begin(), value.end(), [](char c) {
+            auto u = static_cast<unsigned char>(c);
+            return (u < ' ' && c != '\t') || u == 0x7f;
+        })) {
+        return false;
+    }
+    if (iequals(name, "Content-Length")) {
+        // "42", or a list of the same value ("42, 42"; RFC 9110 section 8.6), and the same value
+        // as any earlier Content-Length line: two lengths are two ways to frame the request.
+        bool fine = each_element(value, [this](std::string_view digits) {
+            unsigned long n = 0;
+            auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+            if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+                (content_length_ && *content_length_ != n)) {
+                return false;
+            }
+            content_length_ = n;
+            return true;
+        });
+        if (!fine) {
+            return false;
+        }
+    } else if (iequals(name, "Transfer-Encoding")) {
+        // HTTP/1.0 has no transfer codings, and chunked must come last (RFC 9112 section 6.1).
+        if (request_.minor_version == 0) {
+            return false;
+        }
+        bool fine = each_element(value, [this](std::string_view coding) {
+            if (coding.empty()) {
+                return true;
+            }
+            std::string_view token = trim(coding.substr(0, coding.find(';')));
+            if (!is_token(token) || chunked_last_) {
+                return false;  // nothing may follow chunked
+            }
+            transfer_encoding_ = true;
+            chunked_last_ = iequals(token, "chunked");
+            return true;
+        });
+        if (!fine) {
+            return false;
+        }
+    } else if (iequals(name, "Host")) {
+        if (has_host_) {
+            return false;  // two hosts: which one did a proxy route by?
+        }
+        has_host_ = true;
+    } else if (iequals(name, "Connection")) {
+        close_ = close_ || has_token(value, "close");
+        keep_alive_ = keep_alive_ || has_token(value, "keep-alive");
+    }
+    request_.headers.emplace_back(name, value);
+    return true;
+}
+
+RequestParser::State RequestParser::end_of_head() {
+    if (transfer_encoding_) {
+        // Chunked and a length: which frames the body is a guess, and guesses differ between
+        // a proxy and us (request smuggling). Refused rather than guessed.
+        if (!chunked_last_ || content_length_) {
             return fail(400);
         }
-        request_.has_body = n > 0;
-    }
-    if (request_.header("Transfer-Encoding")) {
         request_.has_body = true;
+    } else if (content_length_) {
+        request_.has_body = *content_length_ > 0;
     }
-    consumed_ += start + head_end;
+    request_.keep_alive = !close_ && (request_.minor_version == 1 || keep_alive_);
     state_ = State::complete;
     return state_;
 }

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <optional>
+#include <string_view>
 
 namespace forklab {
 
@@ -18,26 +19,53 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+/// Milliseconds left until \p deadline, rounded up (so a wait never ends before it).
 long ms_until(Clock::time_point deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     return left.count() < 0 ? 0 : static_cast<long>(left.count());
 }
 
-/// Waits until \p fd is readable or \p deadline passes. False on timeout.
-bool wait_readable(int fd, Clock::time_point deadline) {
+/// Waits until \p fd is ready for \p events (POLLIN, POLLOUT) or \p deadline passes. False once
+/// the deadline has passed, even if the descriptor is ready: a client that keeps the socket
+/// readable (or writable) every instant must not stretch a deadline.
+bool wait_until(int fd, short events, Clock::time_point deadline) {
     for (;;) {
-        pollfd p{fd, POLLIN, 0};
-        int n = ::poll(&p, 1, static_cast<int>(ms_until(deadline)));
+        long left = ms_until(deadline);
+        if (left == 0) {
+            return false;
+        }
+        pollfd p{fd, events, 0};
+        int n = ::poll(&p, 1, static_cast<int>(left));
         if (n > 0) {
             return true;
         }
-        if (n == 0) {
-            return false;
-        }
-        if (errno != EINTR) {
-            return true;  // let the read report the error
+        if (n == -1 && errno != EINTR) {
+            return true;  // let the read or send report the error
         }
     }
+}
+
+/// Sends all of \p bytes before \p deadline. False when the client went away (EPIPE,
+/// ECONNRESET) or did not take them in time, however it paced its reads. It sends before it
+/// waits: a fresh connection's send buffer takes a small answer whole, with one system call.
+bool send_until(int fd, std::string_view bytes, Clock::time_point deadline) {
+    while (!bytes.empty()) {
+        ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            return false;
+        }
+        if (!wait_until(fd, POLLOUT, deadline)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /// Sleeps \p ms milliseconds, resuming after signals.
@@ -54,7 +82,7 @@ void linger_close(Fd conn) {
     auto deadline = Clock::now() + std::chrono::seconds(1);
     char sink[4096];
     for (std::size_t total = 0; total < (256u << 10);) {
-        if (!wait_readable(conn.get(), deadline)) {
+        if (!wait_until(conn.get(), POLLIN, deadline)) {
             break;
         }
         ssize_t n = ::read(conn.get(), sink, sizeof sink);
@@ -65,21 +93,10 @@ void linger_close(Fd conn) {
     }
 }
 
+/// Writes \p response whole within write_timeout_ms from now.
 bool send_response(int fd, const Response& response, bool head_only, long write_timeout_ms) {
     std::string bytes = serialize(response, false, head_only);
-    // A fresh connection's send buffer takes a small answer whole, at once: only what a full
-    // buffer leaves over is written under the write timeout (one setsockopt less per request).
-    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
-    if (sent == bytes.size()) {
-        return true;
-    }
-    if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ENOTSOCK) {
-        return false;  // EPIPE, ECONNRESET: the client is gone
-    }
-    timeval tv{write_timeout_ms / 1000, (write_timeout_ms % 1000) * 1000};
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    return write_all(fd, bytes.data() + sent, bytes.size() - sent);
+    return send_until(fd, bytes, Clock::now() + std::chrono::milliseconds(write_timeout_ms));
 }
 
 }  // namespace
@@ -88,7 +105,9 @@ bool send_response(int fd, const Response& response, bool head_only, long write_
 ServeEnd serve_one(Fd conn, const AppContext& context, const ServeLimits& limits) {
     http::RequestParser parser;
     // The read timeout starts when the server first has to wait: under load the request is
-    // already here, and a child that never waits never reads the clock (nor pays a poll).
+    // already here, and a child that never waits never reads the clock (nor pays a poll). From
+    // then on it is a total: wait_until() refuses to wait past it, however the client paces its
+    // bytes, and the parser's head limit bounds what arrives without a wait.
     std::optional<Clock::time_point> deadline;
     auto state = http::RequestParser::State::incomplete;
     char buf[4096];
@@ -98,7 +117,7 @@ ServeEnd serve_one(Fd conn, const AppContext& context, const ServeLimits& limits
             if (!deadline) {
                 deadline = Clock::now() + std::chrono::milliseconds(limits.read_timeout_ms);
             }
-            if (!wait_readable(conn.get(), *deadline)) {
+            if (!wait_until(conn.get(), POLLIN, *deadline)) {
                 send_response(conn.get(), error_response(408), false, limits.write_timeout_ms);
                 linger_close(std::move(conn));
                 return ServeEnd::timed_out;

@@ -124,6 +124,19 @@ TEST(ForkServer, ASlowClientDoesNotDelayOthers) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
+// Bytes that cannot begin a request (another protocol, a TLS handshake) get 400 at once: the
+// child is not kept for the whole read timeout waiting for a line end.
+TEST(ForkServer, GarbageGets400AtOnce) {
+    FORKLAB_POINTS(1);
+    Server server({"--read-timeout", "30"});
+    ASSERT_TRUE(server.ready());
+    EXPECT_EQ(exchange(server.port(), "GARBAGE\n", std::chrono::seconds(10)).status, 400);
+    EXPECT_EQ(exchange(server.port(), std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc", 9),
+                       std::chrono::seconds(10))
+                  .status,
+              400);
+}
+
 TEST(ForkServer, BadRequestsGetTheirStatusAndTheServerGoesOn) {
     FORKLAB_POINTS(2);
     Server server({"--read-timeout", "0.3"});

@@ -1,12 +1,15 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
 #include "forklab/net.hpp"
 #include "forklab/serve.hpp"
+#include "harness/hostile.hpp"
 #include "harness/http_client.hpp"
+#include "harness/wait.hpp"
 
 namespace {
 
@@ -22,6 +25,7 @@ class Exchange {
         forklab::Fd conn(::accept(listener.get(), nullptr, nullptr));
         server_ = std::thread([this, limits, c = std::move(conn)]() mutable {
             end_ = forklab::serve_one(std::move(c), forklab::AppContext{}, limits);
+            done_ = true;
         });
     }
     ~Exchange() {
@@ -30,6 +34,8 @@ class Exchange {
         }
     }
     int client() const { return client_.get(); }
+    /// True once serve_one() has returned.
+    bool done() const { return done_.load(); }
     ServeEnd end() {
         server_.join();
         return end_;
@@ -39,6 +45,7 @@ class Exchange {
     forklab::Fd client_;
     std::thread server_;
     ServeEnd end_ = ServeEnd::client_closed;
+    std::atomic<bool> done_{false};
 };
 
 TEST(ServeOne, AnswersARequestSentInPiecesThenCloses) {
@@ -103,6 +110,48 @@ TEST(ServeOne, AnOversizedLineGets414NotAReset) {
     sender.join();
     EXPECT_EQ(reply.status, 414) << reply.error;
     EXPECT_EQ(x.end(), ServeEnd::bad_request);
+}
+
+// A socket that is readable every instant (a flood of empty lines) must neither stretch the read
+// deadline nor grow a buffer: the head limit cuts it long before the 20 s deadline would.
+TEST(ServeOne, AFloodOfEmptyLinesIsCutWhileItLasts) {
+    Exchange x({.read_timeout_ms = 20000, .write_timeout_ms = 1000});
+    forklab::test::Flood flood(forklab::Fd(::dup(x.client())), std::string(16384, '\n'), 15s);
+    ASSERT_TRUE(forklab::test::eventually([&] { return x.done(); }, 10s));
+    EXPECT_TRUE(flood.running() || flood.cuts() > 0) << "cut by the server, not by the flood's end";
+    ::shutdown(x.client(), SHUT_RDWR);
+    flood.stop();
+    EXPECT_EQ(x.end(), ServeEnd::bad_request);
+}
+
+// The write deadline bounds the whole response: a client that takes a little every few
+// milliseconds makes each send progress, and must still be cut when the deadline passes.
+TEST(ServeOne, ASlowReaderIsCutAtTheWriteDeadline) {
+    Exchange x({.read_timeout_ms = 1000, .write_timeout_ms = 300});
+    ASSERT_TRUE(forklab::test::send_all(x.client(), "GET /bytes/16777216 HTTP/1.1\r\n\r\n"));
+    std::atomic<bool> reading{true};
+    std::thread reader([&] {
+        forklab::test::read_slowly(x.client(), 16384, 10ms, 20s);  // 1.6 MB/s: 10 s for all
+        reading = false;
+    });
+    bool cut = forklab::test::eventually([&] { return x.done(); }, 5s);
+    ::shutdown(x.client(), SHUT_RDWR);  // ends the reader
+    reader.join();
+    ASSERT_TRUE(cut) << "still sending to a client that keeps taking a little";
+    EXPECT_EQ(x.end(), ServeEnd::write_failed);
+}
+
+// Bytes that cannot start a request get 400 at once, not 408 at the end of the read timeout.
+TEST(ServeOne, GarbageGets400AtOnce) {
+    for (std::string garbage : {std::string("GARBAGE\n"),
+                                std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)}) {
+        Exchange x({.read_timeout_ms = 20000, .write_timeout_ms = 1000});
+        ASSERT_TRUE(forklab::test::send_all(x.client(), garbage));
+        auto reply = forklab::test::read_reply(x.client(), 10s);
+        EXPECT_EQ(reply.status, 400) << reply.error;
+        ::shutdown(x.client(), SHUT_RDWR);
+        EXPECT_EQ(x.end(), ServeEnd::bad_request);
+    }
 }
 
 TEST(ServeOne, AClientThatLeavesEarlyEndsQuietly) {

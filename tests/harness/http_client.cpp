@@ -68,10 +68,13 @@ std::string HttpReply::header(const std::string& lower_name) const {
     return it == headers.end() ? std::string() : it->second;
 }
 
-Fd connect_to(int port) {
+Fd connect_to(int port, int rcvbuf) {
     Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) {
         throw_errno("socket");
+    }
+    if (rcvbuf > 0 && ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == -1) {
+        throw_errno("setsockopt SO_RCVBUF");
     }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;

@@ -10,7 +10,7 @@ namespace forklab {
 /// Limits of one blocking exchange.
 struct ServeLimits {
     long read_timeout_ms = 5000;    ///< The whole request head must arrive within this (else 408).
-    long write_timeout_ms = 10000;  ///< Each write must make progress within this.
+    long write_timeout_ms = 10000;  ///< The whole response must be taken within this (else close).
 };
 
 /// How one connection ended (for logs and counters).
@@ -24,11 +24,13 @@ enum class ServeEnd {
 
 /// Reads one request from \p conn, answers it with `Connection: close` and closes the connection.
 ///
-/// Takes ownership of \p conn. Never raises SIGPIPE. A head arriving slowly byte by byte is bounded
-/// by read_timeout_ms in total (counted from the first time the request is not there yet), so a
-/// slow client cannot hold the process forever. After an error
-/// response, unread input is drained briefly before closing so the client sees the response
-/// instead of a reset. Drills: Drill::crash aborts the process; Drill::hang blocks forever.
+/// Takes ownership of \p conn. Never raises SIGPIPE. Both deadlines are totals, whatever the client
+/// does byte by byte: the head must be complete within read_timeout_ms of the start (a client
+/// that trickles bytes or floods empty lines is cut there, or sooner at the head limit), and the
+/// response must be taken within write_timeout_ms of being ready (a client that reads a little at
+/// a time cannot stretch it). After an error response, unread input is drained briefly before
+/// closing so the client sees the response instead of a reset. Drills: Drill::crash aborts the
+/// process; Drill::hang blocks forever.
 ServeEnd serve_one(Fd conn, const AppContext& context, const ServeLimits& limits);
 
 }  // namespace forklab

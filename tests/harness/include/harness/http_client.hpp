@@ -23,8 +23,10 @@ struct HttpReply {
     [[nodiscard]] std::string header(const std::string& lower_name) const;
 };
 
-/// Connects to 127.0.0.1:\p port (blocking socket). Throws std::system_error on failure.
-Fd connect_to(int port);
+/// Connects to 127.0.0.1:\p port (blocking socket). A \p rcvbuf > 0 sets SO_RCVBUF before the
+/// connection, so the window the server sees stays small (a slow reader that the kernel cannot
+/// hide behind big buffers). Throws std::system_error on failure.
+Fd connect_to(int port, int rcvbuf = 0);
 /// Sends all of \p bytes. False if the server closed or reset.
 bool send_all(int fd, const std::string& bytes);
 /// Parses one response at the front of \p in into \p reply (a HEAD reply, \p head, has no body).

@@ -1,0 +1,62 @@
+/// \file
+/// \brief Chapter 03 against hostile clients: one worker, and a client that tries to keep it.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+
+#include "harness/hostile.hpp"
+#include "harness/http_client.hpp"
+#include "harness/points.hpp"
+#include "harness/server.hpp"
+#include "harness/wait.hpp"
+
+namespace forklab::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A flood of empty lines keeps the socket readable every instant: it must still be cut (at the
+// head limit), and the one worker must serve others while the attacker reconnects and floods.
+TEST(Hostile, AFloodOfEmptyLinesIsCutAndOthersAreServedMeanwhile) {
+    FORKLAB_POINTS(1);
+    Server server({"--workers", "1"});
+    ASSERT_TRUE(server.ready());
+    ASSERT_EQ(get(server.port(), "/").status, 200);
+    Flood flood(server.port(), std::string(16384, '\n'), 30s);
+    bool served = eventually(
+        [&] { return flood.cuts() > 0 && get(server.port(), "/", 2s).status == 200; }, 10s);
+    bool during = flood.running();
+    flood.stop();
+    EXPECT_TRUE(served) << "flood connections cut: " << flood.cuts();
+    EXPECT_TRUE(during) << "served only once the flood had ended";
+    EXPECT_EQ(get(server.port(), "/").status, 200);
+}
+
+// The write deadline (10 s) bounds the whole response. This reader takes 16 KiB every 50 ms, so
+// every send makes progress, and 16 MiB would take it about 50 s; a small receive buffer keeps
+// the kernel from hiding the pace. The worker must be free again long before that.
+TEST(Hostile, ASlowReaderIsCutAtTheWriteDeadline) {
+    FORKLAB_POINTS(1);
+    Server server({"--workers", "1"});
+    ASSERT_TRUE(server.ready());
+    Fd slow = connect_to(server.port(), 16384);
+    ASSERT_TRUE(send_all(slow.get(), "GET /bytes/16777216 HTTP/1.1\r\n\r\n"));
+    std::atomic<bool> reading{true};
+    SlowRead seen;
+    std::thread reader([&] {
+        seen = read_slowly(slow.get(), 16384, 50ms, 60s);
+        reading = false;
+    });
+    bool freed = eventually([&] { return get(server.port(), "/", 2s).status == 200; }, 25s);
+    bool still_reading = reading;
+    ::shutdown(slow.get(), SHUT_RDWR);  // ends the reader
+    reader.join();
+    EXPECT_TRUE(freed) << "the worker still sends to a client that takes a little at a time";
+    EXPECT_TRUE(still_reading) << "freed only once the reader had everything";
+    EXPECT_LT(seen.bytes, 16u << 20);
+}
+
+}  // namespace
+}  // namespace forklab::test

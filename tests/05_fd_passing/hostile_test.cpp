@@ -1,0 +1,66 @@
+/// \file
+/// \brief Chapter 05 against hostile clients: framing a proxy could read differently (request
+/// smuggling) on keep-alive connections, and a flood of empty lines.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "harness/hostile.hpp"
+#include "harness/http_client.hpp"
+#include "harness/points.hpp"
+#include "harness/server.hpp"
+#include "harness/wait.hpp"
+
+namespace forklab::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Sends \p raw on a keep-alive connection; ASSERTs that the one answer is 400 and that the
+/// connection then ends with nothing more: whatever followed the head was never served.
+void expect_one_400_then_close(int port, const std::string& raw) {
+    Fd conn = connect_to(port);
+    ASSERT_TRUE(send_all(conn.get(), raw));
+    std::string buffered;
+    HttpReply reply = read_reply(conn.get(), buffered, 5s);
+    EXPECT_EQ(reply.status, 400) << reply.error;
+    EXPECT_EQ(buffered, "") << "a second response: the body was served as a request";
+    EXPECT_TRUE(closed_within(conn.get(), 5s)) << "a second response, or the connection stays";
+}
+
+// Two Content-Length values: a proxy that believes the second forwards the "body" as part of this
+// request, while a server that believed the first would serve it as a second request.
+TEST(Hostile, ConflictingContentLengthsGet400AndTheBodyIsNeverARequest) {
+    FORKLAB_POINTS(1);
+    Server server({"--workers", "1"});
+    ASSERT_TRUE(server.ready());
+    std::string smuggled = "GET /pid HTTP/1.1\r\nHost: x\r\n\r\n";
+    expect_one_400_then_close(server.port(),
+                              "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                              "Content-Length: " +
+                                  std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
+}
+
+// Transfer-Encoding with Content-Length (RFC 9112 section 6.3): refused, and the connection closes.
+TEST(Hostile, TransferEncodingWithContentLengthGets400) {
+    FORKLAB_POINTS(1);
+    Server server({"--workers", "1"});
+    ASSERT_TRUE(server.ready());
+    expect_one_400_then_close(server.port(),
+                              "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                              "Content-Length: 3\r\n\r\n0\r\n\r\nGET /pid HTTP/1.1\r\n\r\n");
+}
+
+// A flood of empty lines is cut at the head limit, long before the 60 s read timeout.
+TEST(Hostile, AFloodOfEmptyLinesIsCutAtTheHeadLimit) {
+    FORKLAB_POINTS(1);
+    Server server({"--workers", "1", "--read-timeout", "60"});
+    ASSERT_TRUE(server.ready());
+    Flood flood(server.port(), std::string(16384, '\n'), 30s);
+    EXPECT_TRUE(eventually([&] { return flood.cuts() > 0; }, 10s));
+    flood.stop();
+    EXPECT_EQ(get(server.port(), "/").status, 200);
+}
+
+}  // namespace
+}  // namespace forklab::test
