@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "01_fork_server/spawn.hpp"
 #include "forklab/error.hpp"
@@ -77,8 +78,13 @@ void LiveUpgrade::begin() {
         log::line("USR2 refused: an upgrade to new master ", new_master_, " is in progress");
         return;
     }
-    if (leaving_ || !announced_) {
-        log::line("USR2 refused: ", leaving_ ? "stopping" : "not ready yet");
+    if (leaving_) {
+        log::line("USR2 refused: stopping");
+        return;
+    }
+    if (!announced_) {
+        log::line("USR2 before my workers are up: the upgrade starts once they are");
+        usr2_pending_ = true;
         return;
     }
     try {
@@ -127,9 +133,9 @@ void LiveUpgrade::on_readable() {
     }
     if (n == 1 && byte == ready_byte) {
         hand_over();
-    } else {
-        roll_back("closed its readiness pipe without a word");
     }
+    // End-of-file without the word: the new master died (its exit follows at once and says how)
+    // or closed the pipe; either way it is not ready, and the deadline still stands.
 }
 
 void LiveUpgrade::hand_over() {
@@ -232,6 +238,9 @@ void LiveUpgrade::announce() {
         log::line("told the service manager: ready");
     }
     log::line("ready: ", config_.workers, " workers accepting");
+    if (std::exchange(usr2_pending_, false)) {
+        begin();
+    }
 }
 //! [announce]
 

@@ -76,10 +76,11 @@ class LiveUpgrade : public ch03::PoolExtension {
     const ch03::Scoreboard& board_;
     ch02::PidFile& pid_file_;
     UpgradeConfig config_;
-    std::string pid_path_;    // the path the pid file had at start ("" for none)
-    Fd to_old_master_;        // the new master's side
-    bool announced_ = false;  // the new master's word was given
-    bool leaving_ = false;    // a stop was asked: no upgrade now
+    std::string pid_path_;       // the path the pid file had at start ("" for none)
+    Fd to_old_master_;           // the new master's side
+    bool announced_ = false;     // the new master's word was given
+    bool leaving_ = false;       // a stop was asked: no upgrade now
+    bool usr2_pending_ = false;  // a USR2 came before the workers were up
     State state_ = State::idle;
     pid_t new_master_ = 0;
     Fd from_new_master_;  // the old master's side
