@@ -148,6 +148,12 @@ TEST(LiveUpgrade, Usr2UnderLoadLosesNoRequest) {
     EXPECT_FALSE(alive(old));
     EXPECT_TRUE(is_worker_of(d.server().port(), now)) << "/pid is not answered by the new pool";
     EXPECT_FALSE(fs::exists(d.pid_path() + ".oldbin"));
+    // The environment the new master was exec'd with (/proc/PID/environ keeps it as it was).
+    std::string environ = slurp("/proc/" + std::to_string(now) + "/environ");
+    EXPECT_NE(environ.find(std::string("LISTEN_PID=") + std::to_string(now) + '\0'),
+              std::string::npos)
+        << "LISTEN_PID must name the new master itself";
+    EXPECT_NE(environ.find(std::string("LISTEN_FDS=1") + '\0'), std::string::npos);
     EXPECT_EQ(d.server().stop(SIGTERM), 0);
 }
 
