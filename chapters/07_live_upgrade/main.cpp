@@ -76,13 +76,15 @@ int main(int argc, char** argv) {
         if (!pid_path.empty()) {
             pid_file = forklab::ch02::PidFile::acquire(pid_path);
         }
-        auto lock = forklab::ch03::AcceptLock::create(forklab::ch03::LockKind::flock, "");
         forklab::ch03::Scoreboard board(static_cast<std::size_t>(config.workers) * 2);
         forklab::ch07::UpgradeConfig upgrade_config{
             own_binary(), std::vector<std::string>(argv, argv + argc), upgrade_timeout_ms,
             options.graceful_timeout_ms, config.workers};
         forklab::ch07::LiveUpgrade upgrade(listener.get(), board, pid_file,
                                            std::move(upgrade_config), std::move(to_old_master));
+        // Last before the loop: nothing that throws comes between creating the lock's private
+        // directory and the remove() after the loop.
+        auto lock = forklab::ch03::AcceptLock::create(forklab::ch03::LockKind::flock, "");
         std::cout << "forklab: listening on " << forklab::local_endpoint(listener.get()).to_string()
                   << " pid " << ::getpid() << std::endl;
         int code = forklab::ch03::run_pool(listener.get(), lock, board, signals, config, &upgrade);
