@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -255,6 +256,13 @@ void PidFile::release() noexcept {
     }
     fd_.reset();
     path_.clear();
+}
+
+void PidFile::rename(const std::string& to) {
+    if (::rename(path_.c_str(), to.c_str()) == -1) {
+        throw_errno("rename pid file " + path_ + " to " + to);
+    }
+    path_ = to;
 }
 
 PidFile& PidFile::operator=(PidFile&& other) noexcept {

@@ -87,6 +87,12 @@ class PidFile {
     /// which releases the lock once no forked child holds the description any more.
     ~PidFile();
 
+    /// Moves the file to \p to (rename(2)): the lock goes with it, since it belongs to the open
+    /// file, and from then on \p to is the path this object removes. A live upgrade moves the old
+    /// master's file aside (nginx's `.oldbin`) so that the new master can take the path, and back
+    /// if the upgrade fails. Throws std::system_error naming rename and both paths.
+    void rename(const std::string& to);
+
     /// The path, or "" for no pid file.
     [[nodiscard]] const std::string& path() const { return path_; }
 

@@ -30,13 +30,15 @@ using std::chrono::milliseconds;
 
 class Pool {
   public:
-    Pool(int listener, AcceptLock& lock, Scoreboard& board, const PoolConfig& config)
+    Pool(int listener, AcceptLock& lock, Scoreboard& board, const PoolConfig& config,
+         PoolExtension* extension)
         : listener_(listener),
           lock_(lock),
           board_(board),
           config_(config),
           design_(std::string("prefork, accept lock ") + to_string(lock.kind())),
-          start_failures_(config.max_start_failures) {}
+          start_failures_(config.max_start_failures),
+          extension_(extension) {}
     int run(ch01::SignalEvents& signals);
 
   private:
@@ -70,6 +72,7 @@ class Pool {
     int exit_code_ = 0;
     Clock::time_point spawn_after_{};  // start-up back-off
     Clock::time_point failed_at_{};    // the last start-up failure
+    PoolExtension* extension_;         // a later chapter's addition, or null
 };
 
 bool Pool::spawn_worker() {
@@ -145,6 +148,9 @@ void Pool::keep_size() {
 void Pool::on_exit(const ch01::ChildExit& end) {
     std::optional<WorkerEntry> w = workers_.remove(end.pid);
     if (!w) {
+        if (extension_ != nullptr) {
+            extension_->on_other_child(end);
+        }
         return;
     }
     Slot& s = board_.slot(w->slot);
@@ -244,6 +250,9 @@ void Pool::replace_next() {
 //! [hup]
 
 void Pool::on_signal(int sig) {
+    if (extension_ != nullptr) {
+        extension_->on_signal(sig);
+    }
     switch (sig) {
         case SIGCHLD:
             for (const ch01::ChildExit& end : ch01::reap_children()) {
@@ -292,15 +301,24 @@ int Pool::run(ch01::SignalEvents& signals) {
         }
         // Stop requests are repeated until each worker is gone, then SIGKILL at its deadline.
         Clock::time_point wake = next_wakeup(workers_.enforce());
+        if (extension_ != nullptr) {
+            wake = std::min(wake, extension_->on_turn());
+        }
         int timeout = -1;
         if (wake != Clock::time_point::max()) {
             auto ms = std::chrono::duration_cast<milliseconds>(wake - Clock::now()).count();
             timeout = static_cast<int>(std::clamp<long>(ms + 1, 0, 60000));
         }
-        pollfd p{signals.fd(), POLLIN, 0};
-        if (::poll(&p, 1, timeout) > 0) {
-            for (int sig : signals.take()) {
-                on_signal(sig);
+        pollfd p[2] = {{signals.fd(), POLLIN, 0},
+                       {extension_ != nullptr ? extension_->fd() : -1, POLLIN, 0}};
+        if (::poll(p, 2, timeout) > 0) {
+            if (p[0].revents != 0) {
+                for (int sig : signals.take()) {
+                    on_signal(sig);
+                }
+            }
+            if (p[1].revents != 0) {
+                extension_->on_readable();
             }
         }
     }
@@ -312,8 +330,8 @@ int Pool::run(ch01::SignalEvents& signals) {
 }  // namespace
 
 int run_pool(int listener, AcceptLock& lock, Scoreboard& board, ch01::SignalEvents& signals,
-             const PoolConfig& config) {
-    return Pool(listener, lock, board, config).run(signals);
+             const PoolConfig& config, PoolExtension* extension) {
+    return Pool(listener, lock, board, config, extension).run(signals);
 }
 
 }  // namespace forklab::ch03

@@ -79,6 +79,15 @@ class Server {
     /// Do not treat crash lines in the log as failures (tests that kill workers on purpose).
     void allow_crashes() { allow_crashes_ = true; }
 
+    /// The master was replaced by \p pid (a live upgrade: the new master is a child of the old one,
+    /// in the same process group); from now on signal(), stop() and exited() mean that one. Call
+    /// it once the old master has exited.
+    void follow(pid_t pid) {
+        pid_ = pid;
+        reaped_ = false;
+        exit_code_ = -1;
+    }
+
     /// Sends \p sig to the master.
     void signal(int sig) const;
     /// Sends \p sig and waits up to \p timeout for the master to exit; returns its exit code
