@@ -249,7 +249,8 @@ void LiveUpgrade::finish() {
         return;
     }
     ::kill(new_master_, SIGKILL);
-    retry_eintr([this] { return ::waitpid(new_master_, nullptr, 0); });  // SIGKILL: not long
+    while (::waitpid(new_master_, nullptr, 0) == -1 && errno == EINTR) {
+    }  // SIGKILL: not long
     gone("was killed: the old master stopped during the upgrade");
 }
 
