@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "harness/http_client.hpp"
+#include "harness/kept.hpp"
 #include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
@@ -38,12 +39,8 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 /// Waits for the launcher, which must have exited by itself after the readiness line.
-int launcher_exit(const Server& server) {
-    int status = 0;
-    if (!eventually([&] { return ::waitpid(server.launched_pid(), &status, WNOHANG) != 0; }, 5s)) {
-        return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+int launcher_exit(Server& server) {
+    return server.exit_of(server.launched_pid(), 5s).value_or(-1);
 }
 
 /// Children of the test process still running (a daemon is handed to us, as our subreaper, once
@@ -158,9 +155,9 @@ TEST_F(DaemonTest, InheritsNoSignalStateFromItsCaller) {
 TEST_F(DaemonTest, ClosesTheDescriptorsItInherited) {
     FORKLAB_POINTS(2);
     std::string marker = dir_ + "/inherited";
-    int fd = ::open(marker.c_str(), O_RDWR | O_CREAT, 0600);  // no O_CLOEXEC: passed on by exec
+    int fd = ::open(marker.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     ASSERT_GE(fd, 0);
-    Server server(logged({}));
+    Server server(logged({}), server_binary(), {fd});  // the daemon inherits it as fd 5
     ::close(fd);
     ASSERT_TRUE(server.ready());
     auto targets = fd_targets(server.pid());
@@ -174,30 +171,22 @@ TEST_F(DaemonTest, TheCallerSeesEndOfFileOnceTheLauncherExits) {
     FORKLAB_POINTS(2);
     Pipe out = make_pipe();
     Pipe err = make_pipe();
-    pid_t launcher = ::fork();
-    ASSERT_NE(launcher, -1);
-    if (launcher == 0) {
-        ::dup2(out.write_end.get(), STDOUT_FILENO);
-        ::dup2(err.write_end.get(), STDERR_FILENO);
-        std::string bin = server_binary();
-        ::execl(bin.c_str(), bin.c_str(), "--listen", "127.0.0.1:0", "--log-file", log_.c_str(),
-                static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
+    Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    Kept launcher(server_binary(), {"--listen", "127.0.0.1:0", "--log-file", log_}, devnull.get(),
+                  out.write_end.get(), err.write_end.get());
     out.write_end.reset();
     err.write_end.reset();
     ChildOutput output(out.read_end.get(), err.read_end.get());
     bool ended = eventually([&] { return output.read_some(10ms); }, 5s, 0ms);
     std::string text = output.out + output.err;
-    int status = 0;
-    EXPECT_TRUE(eventually([&] { return ::waitpid(launcher, &status, WNOHANG) == launcher; }));
+    EXPECT_TRUE(launcher.wait_for(launcher.launched(), 10s)) << "the launcher did not exit";
     std::smatch m;
     ASSERT_TRUE(std::regex_search(text, m, std::regex(R"(listening on \S+ pid (\d+))"))) << text;
     pid_t daemon = static_cast<pid_t>(std::stol(m[1]));
     EXPECT_TRUE(ended) << "the caller's stdout or stderr is still held open";
     EXPECT_TRUE(alive(daemon));
     ::kill(daemon, SIGTERM);
-    EXPECT_TRUE(eventually([&] { return !alive(daemon) && live_children().empty(); }));
+    EXPECT_TRUE(eventually([&] { return launcher.processes().empty(); }));
 }
 
 // The source material sent stdio to /dev/null before binding: "address in use" vanished and the
@@ -212,8 +201,7 @@ TEST_F(DaemonTest, APortInUseMakesTheLauncherFailWithTheError) {
     EXPECT_TRUE(contains(second.err, "bind " + taken + ": Address already in use"))
         << "stderr: " << second.err;
     EXPECT_FALSE(contains(second.out, "listening"));
-    EXPECT_TRUE(eventually([&] { return live_children() == std::vector<pid_t>{first.pid()}; }))
-        << "a daemon was left running";
+    EXPECT_EQ(second.left_running, std::vector<pid_t>{}) << "a daemon was left running";
 }
 
 TEST_F(DaemonTest, AFailureAfterBindingReachesTheLauncher) {
@@ -224,7 +212,7 @@ TEST_F(DaemonTest, AFailureAfterBindingReachesTheLauncher) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_TRUE(contains(r.err, "--user forklab-no-such-user: ")) << "stderr: " << r.err;
     EXPECT_FALSE(contains(r.out, "listening"));
-    EXPECT_TRUE(eventually([&] { return live_children().empty(); })) << "a daemon was left";
+    EXPECT_EQ(r.left_running, std::vector<pid_t>{}) << "a daemon was left running";
     EXPECT_FALSE(fs::exists(pid_file_)) << "the failed daemon left its pid file";
 }
 
@@ -240,8 +228,7 @@ TEST_F(DaemonTest, ASecondStartIsRefusedWhileTheFirstHoldsThePidFile) {
     EXPECT_TRUE(contains(second.err, "already running, pid " + std::to_string(first.pid())))
         << "stderr: " << second.err;
     EXPECT_EQ(slurp(pid_file_), std::to_string(first.pid()) + "\n") << "the pid file changed";
-    EXPECT_TRUE(eventually([&] { return live_children() == std::vector<pid_t>{first.pid()}; }))
-        << "the refused daemon is still running";
+    EXPECT_EQ(second.left_running, std::vector<pid_t>{}) << "the refused daemon is still running";
     EXPECT_EQ(get(first.port(), "/").status, 200);
 }
 
@@ -362,7 +349,7 @@ TEST_F(DaemonTest, ForegroundStaysAttached) {
     Server server(logged({"--foreground", "--pid-file", pid_file_}));
     ASSERT_TRUE(server.ready());
     EXPECT_EQ(server.pid(), server.launched_pid());
-    EXPECT_EQ(proc_stat(server.pid())->ppid, ::getpid());
+    EXPECT_EQ(proc_stat(server.pid())->ppid, server.keeper_pid());
     EXPECT_EQ(proc_stat(server.pid())->session, ::getsid(0));
     EXPECT_EQ(get(server.port(), "/").status, 200);
     EXPECT_EQ(slurp(pid_file_), std::to_string(server.pid()) + "\n");
