@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "harness/http_client.hpp"
-#include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
 #include "harness/wait.hpp"
@@ -61,7 +60,6 @@ int parallel_gets(int port, const std::string& path, int n) {
 }
 
 TEST(Adaptive, AtIdleThePoolSettlesInsideTheMarks) {
-    FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "1", "--min-idle", "3", "--max-idle", "5"}));
     ASSERT_TRUE(server.ready());
     EXPECT_TRUE(eventually([&] {
@@ -76,7 +74,6 @@ TEST(Adaptive, AtIdleThePoolSettlesInsideTheMarks) {
 }
 
 TEST(Adaptive, GrowsStepwiseUnderSlowLoadAndServesEveryRequest) {
-    FORKLAB_POINTS(3);
     Server server(args(
         {"--start-workers", "2", "--min-idle", "2", "--max-idle", "4", "--max-workers", "40"}));
     ASSERT_TRUE(server.ready());
@@ -88,7 +85,6 @@ TEST(Adaptive, GrowsStepwiseUnderSlowLoadAndServesEveryRequest) {
 }
 
 TEST(Adaptive, TheCapHoldsAndNothingIsRefused) {
-    FORKLAB_POINTS(3);
     Server server(
         args({"--start-workers", "2", "--min-idle", "2", "--max-idle", "3", "--max-workers", "5"}));
     ASSERT_TRUE(server.ready());
@@ -109,7 +105,6 @@ TEST(Adaptive, TheCapHoldsAndNothingIsRefused) {
 }
 
 TEST(Adaptive, ShrinksBackWhenTheLoadStopsAndThenStaysStill) {
-    FORKLAB_POINTS(3);
     Server server(args(
         {"--start-workers", "2", "--min-idle", "2", "--max-idle", "3", "--max-workers", "30"}));
     ASSERT_TRUE(server.ready());
@@ -126,7 +121,6 @@ TEST(Adaptive, ShrinksBackWhenTheLoadStopsAndThenStaysStill) {
 }
 
 TEST(Adaptive, KillingABusyWorkerDuringARampKeepsTheCountsTrue) {
-    FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "2", "--min-idle", "2", "--max-idle", "4"}));
     ASSERT_TRUE(server.ready());
     server.allow_crashes();
@@ -159,7 +153,6 @@ TEST(Adaptive, KillingABusyWorkerDuringARampKeepsTheCountsTrue) {
 }
 
 TEST(Adaptive, ManyWorkersAndManyRequestsMisparseNoRecord) {
-    FORKLAB_POINTS(3);
     Server server(args({"--start-workers", "30", "--min-idle", "25", "--max-idle", "40",
                         "--max-workers", "40", "--heartbeat-interval", "0.02"}));
     ASSERT_TRUE(server.ready());
@@ -175,7 +168,6 @@ TEST(Adaptive, ManyWorkersAndManyRequestsMisparseNoRecord) {
 }
 
 TEST(Adaptive, WorkersLeavingWhileTheirHeartbeatTicksAreNotKilledByIt) {
-    FORKLAB_POINTS(1);
     // 40 workers with a tick every 10 ms, all retired five times: a worker whose timer outlives
     // its SIGALRM handler on the way out dies of "Alarm clock" in some of those 240 exits.
     Server server(args({"--start-workers", "40", "--min-idle", "40", "--max-idle", "40",
@@ -200,7 +192,6 @@ TEST(Adaptive, WorkersLeavingWhileTheirHeartbeatTicksAreNotKilledByIt) {
 }
 
 TEST(Adaptive, Usr1WhileThePoolGrowsKillsNoStartingWorker) {
-    FORKLAB_POINTS(1);
     // Log rotation while workers are being forked: a USR1 that reaches a worker before its handler
     // is installed would kill it (USR1's default action), and a few such deaths in a row would
     // look like a crash loop and stop the server.
@@ -221,7 +212,6 @@ TEST(Adaptive, Usr1WhileThePoolGrowsKillsNoStartingWorker) {
 }
 
 TEST(Adaptive, AHungWorkerIsReplaced) {
-    FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "2", "--min-idle", "2", "--max-idle", "4", "--drills",
                         "--heartbeat-timeout", "0.5"}));
     ASSERT_TRUE(server.ready());
@@ -234,7 +224,6 @@ TEST(Adaptive, AHungWorkerIsReplaced) {
 }
 
 TEST(Adaptive, ACrashLoopBacksOffAndEndsInAClearExit) {
-    FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "2", "--drill-failing-start"}));
     ASSERT_TRUE(server.ready());
     server.allow_crashes();
@@ -247,7 +236,6 @@ TEST(Adaptive, ACrashLoopBacksOffAndEndsInAClearExit) {
 }
 
 TEST(Adaptive, TtinAndTtouMoveTheWaterMarks) {
-    FORKLAB_POINTS(1);
     Server server(args({"--start-workers", "2", "--min-idle", "2", "--max-idle", "3"}));
     ASSERT_TRUE(server.ready());
     // Signals of one kind do not queue: send the second TTIN once the first was handled.
@@ -266,7 +254,6 @@ TEST(Adaptive, TtinAndTtouMoveTheWaterMarks) {
 }
 
 TEST(Adaptive, StatusShowsTheCountsAndEveryWorker) {
-    FORKLAB_POINTS(1);
     Server server(args({"--start-workers", "3", "--min-idle", "2", "--max-idle", "5"}));
     ASSERT_TRUE(server.ready());
     ASSERT_TRUE(eventually([&] { return idle_workers(server.pid()) == 3; }));
@@ -278,7 +265,6 @@ TEST(Adaptive, StatusShowsTheCountsAndEveryWorker) {
 }
 
 TEST(Adaptive, QuitFinishesRequestsInFlight) {
-    FORKLAB_POINTS(1);
     Server server(args({"--start-workers", "6", "--min-idle", "2", "--max-idle", "8"}));
     ASSERT_TRUE(server.ready());
     std::atomic<int> ok{0};
@@ -301,7 +287,6 @@ TEST(Adaptive, QuitFinishesRequestsInFlight) {
 }
 
 TEST(Adaptive, BadFlagsGetUsageAndExitTwo) {
-    FORKLAB_POINTS(1);
     for (std::vector<std::string> a :
          {std::vector<std::string>{"--min-idle", "5", "--max-idle", "2"},
           {"--max-workers", "0"},

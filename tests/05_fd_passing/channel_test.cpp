@@ -19,7 +19,6 @@
 
 #include "channel.hpp"
 #include "harness/http_client.hpp"
-#include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
 
@@ -127,7 +126,6 @@ const int alignment_probe = [] {
 }();
 
 TEST(Channel, TheControlBuffersAreAlignedForCmsghdr) {
-    FORKLAB_POINTS(2);
     ::setenv("FORKLAB_CH05_ALIGNMENT_PROBE", "1", 1);
     test::RunResult probe = test::run("/proc/self/exe", {});
     ::unsetenv("FORKLAB_CH05_ALIGNMENT_PROBE");
@@ -138,7 +136,6 @@ TEST(Channel, TheControlBuffersAreAlignedForCmsghdr) {
 }
 
 TEST(Channel, PassesTheConnectionAndClosesTheSendersCopy) {
-    FORKLAB_POINTS(3);
     Channel ch;
     Conn c;
     int sent_number = c.conn.get();
@@ -165,7 +162,6 @@ TEST(Channel, PassesTheConnectionAndClosesTheSendersCopy) {
 }
 
 TEST(Channel, TheReceivedDescriptorIsCloseOnExec) {
-    FORKLAB_POINTS(1);
     Channel ch;
     Conn c;
     Message m;
@@ -177,7 +173,6 @@ TEST(Channel, TheReceivedDescriptorIsCloseOnExec) {
 }
 
 TEST(Channel, BytesTravelWithTheConnection) {
-    FORKLAB_POINTS(2);
     Channel ch;
     Conn c;
     Message m;
@@ -199,7 +194,6 @@ TEST(Channel, BytesTravelWithTheConnection) {
 }
 
 TEST(Channel, MessagesKeepTheirBoundaries) {
-    FORKLAB_POINTS(1);
     Channel ch;
     for (std::uint32_t i = 1; i <= 3; ++i) {
         Conn c;
@@ -223,7 +217,6 @@ TEST(Channel, MessagesKeepTheirBoundaries) {
 }
 
 TEST(Channel, TruncatedControlDataIsRejectedAndLeaksNothing) {
-    FORKLAB_POINTS(3);
     Channel ch;
     Conn c;
     Message m;
@@ -245,7 +238,6 @@ TEST(Channel, TruncatedControlDataIsRejectedAndLeaksNothing) {
 }
 
 TEST(Channel, ExtraDescriptorsAreRejectedAndLeakNothing) {
-    FORKLAB_POINTS(1);
     Channel ch;
     Conn c;
     Message m;
@@ -259,7 +251,6 @@ TEST(Channel, ExtraDescriptorsAreRejectedAndLeakNothing) {
 }
 
 TEST(Channel, ShortOrInconsistentMessagesAreRejectedAndLeakNothing) {
-    FORKLAB_POINTS(2);
     Channel ch;
     Conn c;
     Message m;
@@ -280,7 +271,6 @@ TEST(Channel, ShortOrInconsistentMessagesAreRejectedAndLeakNothing) {
 }
 
 TEST(Channel, AMessageWithoutADescriptorIsRejected) {
-    FORKLAB_POINTS(1);
     Channel ch;
     Message m;
     ASSERT_GT(raw_send(ch.a.get(), &m, message_header, -1, 0), 0);
@@ -291,7 +281,6 @@ TEST(Channel, AMessageWithoutADescriptorIsRejected) {
 }
 
 TEST(Channel, AReceiverOutOfDescriptorsGetsBadNotAGhost) {
-    FORKLAB_POINTS(2);
     Channel ch;
     Conn c;
     Message m;
@@ -310,7 +299,6 @@ TEST(Channel, AReceiverOutOfDescriptorsGetsBadNotAGhost) {
 }
 
 TEST(Channel, AFullChannelWouldBlockAndTheCallerKeepsTheConnection) {
-    FORKLAB_POINTS(2);
     Channel ch;
     Message m;
     m.bytes = 1000;
@@ -333,7 +321,6 @@ TEST(Channel, AFullChannelWouldBlockAndTheCallerKeepsTheConnection) {
 }
 
 TEST(Channel, AGoneReceiverFailsAndEndOfFileIsClosed) {
-    FORKLAB_POINTS(1);
     {
         Channel ch;
         ch.b.reset();

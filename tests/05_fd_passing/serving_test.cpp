@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "fd_passing_support.hpp"
-#include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
 #include "harness/wait.hpp"
@@ -39,7 +38,6 @@ void expect_prompt_close(int port) {
 }
 
 TEST(Serving, KeepAliveServesManyRequestsOnOneConnection) {
-    FORKLAB_POINTS(2);
     Server server;
     ASSERT_TRUE(server.ready());
     Client c(server.port());
@@ -75,7 +73,6 @@ TEST(Serving, KeepAliveServesManyRequestsOnOneConnection) {
 }
 
 TEST(Serving, ConnectionCloseReachesTheClientAsEndOfFilePromptly) {
-    FORKLAB_POINTS(3);
     Server server;
     ASSERT_TRUE(server.ready());
     for (int i = 0; i < 10; ++i) {
@@ -92,7 +89,6 @@ TEST(Serving, ConnectionCloseReachesTheClientAsEndOfFilePromptly) {
 }
 
 TEST(Serving, HundredsOfKeepAliveClientsAllCorrectEveryWorkerUsed) {
-    FORKLAB_POINTS(3);
     raise_fd_limit();
     Server server({"--workers", "3"});
     ASSERT_TRUE(server.ready());
@@ -119,7 +115,6 @@ TEST(Serving, HundredsOfKeepAliveClientsAllCorrectEveryWorkerUsed) {
 }
 
 TEST(Serving, TenThousandConnectionsLaterNoDescriptorGrowth) {
-    FORKLAB_POINTS(3);
     Server server;
     ASSERT_TRUE(server.ready());
     expect_prompt_close(server.port());
@@ -153,7 +148,6 @@ TEST(Serving, TenThousandConnectionsLaterNoDescriptorGrowth) {
 }
 
 TEST(Serving, AThousandIdleConnectionsDoNotSlowTheBusyOnesAndCloseAtTheIdleTimeout) {
-    FORKLAB_POINTS(3);
     raise_fd_limit();
     Server server({"--keepalive-timeout", "2"});
     ASSERT_TRUE(server.ready());

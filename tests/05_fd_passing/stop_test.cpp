@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "fd_passing_support.hpp"
-#include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
 #include "harness/temp_dir.hpp"
@@ -68,7 +67,6 @@ class KeepAliveLoad {
 };
 
 TEST(Stop, GracefulStopUnderKeepAliveLoadLosesNoRequestInFlight) {
-    FORKLAB_POINTS(3);
     Server server({"--graceful-timeout", "10"});
     ASSERT_TRUE(server.ready());
     Client idle(server.port());
@@ -99,7 +97,6 @@ TEST(Stop, GracefulStopUnderKeepAliveLoadLosesNoRequestInFlight) {
 }
 
 TEST(Stop, TermIsFast) {
-    FORKLAB_POINTS(1);
     Server server;
     ASSERT_TRUE(server.ready());
     Client slow(server.port());
@@ -114,7 +111,6 @@ TEST(Stop, TermIsFast) {
 }
 
 TEST(Stop, HupReplacesTheWorkersOneByOneWithoutLosingARequest) {
-    FORKLAB_POINTS(2);
     Server server({"--graceful-timeout", "10"});
     ASSERT_TRUE(server.ready());
     std::vector<pid_t> old = wait_for_workers(server.pid(), server.port());
@@ -152,7 +148,6 @@ TEST(Stop, HupReplacesTheWorkersOneByOneWithoutLosingARequest) {
 }
 
 TEST(Stop, Usr1ReopensTheLogInTheMasterAndTheWorkers) {
-    FORKLAB_POINTS(1);
     TempDir dir("forklab-ch05");
     std::string path = dir / "server.log";
     {

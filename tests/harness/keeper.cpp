@@ -56,7 +56,10 @@ int main(int argc, char** argv) {
         [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, usage, sizeof usage - 1);
         return 2;
     }
-    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1 || ::fcntl(kReportFd, F_SETFL, O_NONBLOCK) == -1) {
+    // Not dumpable: another process of the same user cannot open its descriptors through /proc
+    // (to write a report of its own on fd 4, say).
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1 || ::prctl(PR_SET_DUMPABLE, 0) == -1 ||
+        ::fcntl(kReportFd, F_SETFL, O_NONBLOCK) == -1) {
         std::string msg = std::string("forklab_keeper: setup: ") + std::strerror(errno) + "\n";
         [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, msg.data(), msg.size());
         return 1;

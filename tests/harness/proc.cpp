@@ -1,9 +1,15 @@
 /// \file
 /// \brief /proc readers.
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include "harness/proc.hpp"
@@ -16,6 +22,57 @@ using procfs::slurp;
 bool alive(pid_t pid) {
     auto s = proc_stat(pid);
     return s && s->state != 'Z' && s->state != 'X';
+}
+
+std::vector<pid_t> children_alive_together(pid_t parent) {
+    std::vector<pid_t> seen = live_children(parent);
+    std::vector<pid_t> together;
+    for (pid_t pid : seen) {
+        if (alive(pid)) {
+            together.push_back(pid);
+        }
+    }
+    return together;
+}
+
+pid_t connection_holder(const std::vector<pid_t>& candidates, int client_fd) {
+    sockaddr_in local{};
+    sockaddr_in peer{};
+    socklen_t len = sizeof local;
+    socklen_t peer_len = sizeof peer;
+    if (::getsockname(client_fd, reinterpret_cast<sockaddr*>(&local), &len) == -1 ||
+        ::getpeername(client_fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) == -1) {
+        return 0;
+    }
+    // The server end: local port = the server's, remote port = ours. Its inode is 0 while the
+    // connection waits in the accept queue, and names a socket once a process accepted it.
+    std::istringstream in(slurp("/proc/net/tcp"));
+    std::string line;
+    std::getline(in, line);  // the header
+    std::string socket;
+    while (std::getline(in, line)) {
+        std::istringstream f(line);
+        std::string slot, l, r, state, queues, timer, retransmits, uid, timeout, inode;
+        f >> slot >> l >> r >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+        auto port = [](const std::string& a) {
+            return std::stoi(a.substr(a.find(':') + 1), nullptr, 16);
+        };
+        if (l.find(':') != std::string::npos && r.find(':') != std::string::npos &&
+            port(l) == ntohs(peer.sin_port) && port(r) == ntohs(local.sin_port) && inode != "0") {
+            socket = "socket:[" + inode + "]";
+        }
+    }
+    if (socket.empty()) {
+        return 0;
+    }
+    for (pid_t pid : candidates) {
+        for (const std::string& target : fd_targets(pid)) {
+            if (target == socket) {
+                return pid;
+            }
+        }
+    }
+    return 0;
 }
 
 std::vector<pid_t> zombie_children(pid_t parent) {
@@ -92,6 +149,34 @@ std::string status_field(pid_t pid, const std::string& key) {
 int umask_of(pid_t pid) {
     std::string text = status_field(pid, "Umask");
     return text.empty() ? -1 : static_cast<int>(std::strtol(text.c_str(), nullptr, 8));
+}
+
+std::string octal(long mode) {
+    if (mode < 0) {
+        return "-1";
+    }
+    char text[24];
+    std::snprintf(text, sizeof text, "0%03lo", mode);
+    return text;
+}
+
+std::string signal_names(const std::string& hex_mask, bool with_libc) {
+    unsigned long long mask = std::strtoull(hex_mask.c_str(), nullptr, 16);
+    std::string names;
+    for (int sig = 1; sig <= 64; ++sig) {
+        if ((mask & (1ULL << (sig - 1))) == 0) {
+            continue;
+        }
+        if (sig >= 32 && sig < SIGRTMIN && !with_libc) {
+            continue;  // glibc's internal signals
+        }
+        const char* abbrev = sig < SIGRTMIN ? ::sigabbrev_np(sig) : nullptr;
+        names += (names.empty() ? "" : " ") +
+                 (abbrev != nullptr ? std::string(abbrev)
+                                    : (sig < SIGRTMIN ? "SIG" : "RTMIN+") +
+                                          std::to_string(sig < SIGRTMIN ? sig : sig - SIGRTMIN));
+    }
+    return names.empty() ? "none" : names;
 }
 
 std::vector<LockEntry> proc_locks() {
