@@ -2,6 +2,7 @@
 /// \brief Chapter 03 judged from the outside: the pool in /proc, the lock in /proc/locks, the
 /// scoreboard in /status, and what clients see while workers die, recycle and restart.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -168,19 +169,18 @@ TEST(Prefork, KillingABusyWorkerClosesOnlyItsClient) {
     ASSERT_TRUE(send_all(victim_client.get(), "GET /sleep/3000 HTTP/1.1\r\n\r\n"));
     pid_t victim = 0;
     ASSERT_TRUE(eventually([&] { return (victim = sleeping_worker(server.pid())) != 0; }));
-    // Another client's request stays in flight until the test releases it: its last line is
-    // sent only after the kill (no race with a request that ends by itself).
+    // Another client's request stays in flight until the test releases it: a reply far larger
+    // than the socket buffers, which its worker can finish only once the test reads it. Its
+    // first bytes say a worker took it; not the victim, which is busy sleeping.
     Fd other = connect_to(server.port());
-    ASSERT_TRUE(send_all(other.get(), "GET / HTTP/1.1\r\nHost: x\r\n"));
-    pid_t holder = 0;
-    ASSERT_TRUE(eventually([&] {
-        holder = connection_holder(live_children(server.pid()), other.get());
-        return holder != 0 && holder != victim;
-    })) << "no other worker took the second connection";
+    ASSERT_TRUE(send_all(other.get(), "GET /bytes/16000000 HTTP/1.1\r\n\r\n"));
+    pollfd started{other.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&started, 1, 10000), 1) << "no worker took the second connection";
     ::kill(victim, SIGKILL);
     EXPECT_TRUE(closed_within(victim_client.get(), 2s)) << "the victim's client was not closed";
-    ASSERT_TRUE(send_all(other.get(), "\r\n"));
-    EXPECT_EQ(read_reply(other.get(), 10s).status, 200) << "another worker's client was hurt";
+    HttpReply reply = read_reply(other.get(), 20s);
+    EXPECT_EQ(reply.status, 200) << "another worker's client was hurt";
+    EXPECT_EQ(reply.body.size(), 16000000u) << "another worker's reply was cut";
     EXPECT_TRUE(eventually([&] { return has_workers(server.pid(), 4); }, 3s));
     EXPECT_EQ(get(server.port(), "/").status, 200);
 }

@@ -1,9 +1,6 @@
 /// \file
 /// \brief /proc readers.
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -33,46 +30,6 @@ std::vector<pid_t> children_alive_together(pid_t parent) {
         }
     }
     return together;
-}
-
-pid_t connection_holder(const std::vector<pid_t>& candidates, int client_fd) {
-    sockaddr_in local{};
-    sockaddr_in peer{};
-    socklen_t len = sizeof local;
-    socklen_t peer_len = sizeof peer;
-    if (::getsockname(client_fd, reinterpret_cast<sockaddr*>(&local), &len) == -1 ||
-        ::getpeername(client_fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) == -1) {
-        return 0;
-    }
-    // The server end: local port = the server's, remote port = ours. Its inode is 0 while the
-    // connection waits in the accept queue, and names a socket once a process accepted it.
-    std::istringstream in(slurp("/proc/net/tcp"));
-    std::string line;
-    std::getline(in, line);  // the header
-    std::string socket;
-    while (std::getline(in, line)) {
-        std::istringstream f(line);
-        std::string slot, l, r, state, queues, timer, retransmits, uid, timeout, inode;
-        f >> slot >> l >> r >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
-        auto port = [](const std::string& a) {
-            return std::stoi(a.substr(a.find(':') + 1), nullptr, 16);
-        };
-        if (l.find(':') != std::string::npos && r.find(':') != std::string::npos &&
-            port(l) == ntohs(peer.sin_port) && port(r) == ntohs(local.sin_port) && inode != "0") {
-            socket = "socket:[" + inode + "]";
-        }
-    }
-    if (socket.empty()) {
-        return 0;
-    }
-    for (pid_t pid : candidates) {
-        for (const std::string& target : fd_targets(pid)) {
-            if (target == socket) {
-                return pid;
-            }
-        }
-    }
-    return 0;
 }
 
 std::vector<pid_t> zombie_children(pid_t parent) {

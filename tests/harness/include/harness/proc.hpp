@@ -26,9 +26,6 @@ bool alive(pid_t pid);
 /// plain scan although they never ran together. Each child seen is checked again after the
 /// scan; those still alive were all alive when the scan ended. May count fewer, never more.
 std::vector<pid_t> children_alive_together(pid_t parent);
-/// The process among \p candidates that holds the server end of the TCP connection whose client
-/// end is \p client_fd (accepted, in its descriptor table), or 0 (not accepted yet, or gone).
-pid_t connection_holder(const std::vector<pid_t>& candidates, int client_fd);
 /// Children of \p parent that are zombies.
 std::vector<pid_t> zombie_children(pid_t parent);
 /// Processes in process group \p pgid or session \p pgid.
