@@ -19,7 +19,7 @@ namespace {
 /// Runs \p n GETs of \p path at once, each on its own connection; returns how many got a 200.
 int parallel_gets(int port, const std::string& path, int n) {
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int i = 0; i < n; ++i) {
         clients.emplace_back([&] {
             if (get(port, path).status == 200) {
@@ -65,7 +65,7 @@ TEST(ForkServer, ABurstOfConnectionsLeavesNoZombieAndNoDescriptor) {
     int fds_before = fd_count(server.pid());
 
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int t = 0; t < 16; ++t) {
         clients.emplace_back([&] {
             for (int i = 0; i < 25; ++i) {
@@ -160,7 +160,7 @@ TEST(ForkServer, GracefulStopFinishesRequestsInFlight) {
     Server server;
     ASSERT_TRUE(server.ready());
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int i = 0; i < 5; ++i) {
         clients.emplace_back([&] { ok += get(server.port(), "/sleep/400").status == 200; });
     }

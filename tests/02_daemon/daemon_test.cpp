@@ -289,7 +289,7 @@ TEST_F(DaemonTest, QuitFinishesRequestsInFlight) {
     Server server(logged({}));
     ASSERT_TRUE(server.ready());
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int i = 0; i < 6; ++i) {
         clients.emplace_back([&] { ok += get(server.port(), "/sleep/300").status == 200; });
     }

@@ -236,7 +236,7 @@ TEST(Prefork, HupUnderLoadReplacesEveryWorkerAndLosesNothing) {
     ASSERT_TRUE(eventually([&] { return has_workers(server.pid(), 4); }));
     auto old = live_children(server.pid());
     load::LoadResult r;
-    std::thread clients([&] { r = load(server, 8, 0, "/", 1500); });
+    std::jthread clients([&] { r = load(server, 8, 0, "/", 1500); });
     ASSERT_EQ(get(server.port(), "/").status, 200);
     server.signal(SIGHUP);
     EXPECT_TRUE(eventually([&] {

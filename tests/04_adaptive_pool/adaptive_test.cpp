@@ -49,7 +49,7 @@ std::vector<std::string> args(std::vector<std::string> extra) {
 /// Runs \p n GETs of \p path at once; returns how many got a 200.
 int parallel_gets(int port, const std::string& path, int n) {
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int i = 0; i < n; ++i) {
         clients.emplace_back([&] { ok += get(port, path, 20s).status == 200 ? 1 : 0; });
     }
@@ -90,7 +90,7 @@ TEST(Adaptive, TheCapHoldsAndNothingIsRefused) {
     ASSERT_TRUE(server.ready());
     std::atomic<bool> done{false};
     std::atomic<std::size_t> most{0};
-    std::thread sampler([&] {
+    std::jthread sampler([&] {
         while (!done) {
             most = std::max(most.load(), live_children(server.pid()).size());
             std::this_thread::yield();
@@ -125,7 +125,7 @@ TEST(Adaptive, KillingABusyWorkerDuringARampKeepsTheCountsTrue) {
     ASSERT_TRUE(server.ready());
     server.allow_crashes();
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int i = 0; i < 8; ++i) {
         clients.emplace_back([&] { ok += get(server.port(), "/sleep/1200").status == 200; });
     }
@@ -268,7 +268,7 @@ TEST(Adaptive, QuitFinishesRequestsInFlight) {
     Server server(args({"--start-workers", "6", "--min-idle", "2", "--max-idle", "8"}));
     ASSERT_TRUE(server.ready());
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int i = 0; i < 4; ++i) {
         clients.emplace_back([&] { ok += get(server.port(), "/sleep/400").status == 200; });
     }

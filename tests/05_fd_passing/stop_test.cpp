@@ -63,7 +63,7 @@ class KeepAliveLoad {
             }
         }
     }
-    std::vector<std::thread> threads_;
+    std::vector<std::jthread> threads_;
 };
 
 TEST(Stop, GracefulStopUnderKeepAliveLoadLosesNoRequestInFlight) {
@@ -120,7 +120,7 @@ TEST(Stop, HupReplacesTheWorkersOneByOneWithoutLosingARequest) {
     std::atomic<bool> done{false};
     std::atomic<long> ok{0};
     std::atomic<long> failed{0};
-    std::thread clients([&] {
+    std::jthread clients([&] {
         while (!done) {
             HttpReply r = exchange(server.port(), "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
             (r.status == 200 ? ok : failed) += 1;
