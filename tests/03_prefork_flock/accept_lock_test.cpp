@@ -91,7 +91,9 @@ TEST(AcceptLock, EveryWorkerTakesItsOwnFlock) {
     });
     bool waited = eventually([&] { return waits_for_a_lock(second); }, std::chrono::seconds(2));
     write_all(to_holder.write_end.get(), "x", 1);
-    EXPECT_TRUE(waited) << "the second worker got the lock while the first held it";
+    EXPECT_TRUE(waited) << "the second worker got the lock while the first held it: a file opened "
+                           "once in the master and inherited is one open file description, and "
+                           "its flock is held by every worker at once (open it in each worker)";
     ASSERT_EQ(::read(from_children.read_end.get(), &got, 1), 1);
     EXPECT_EQ(got, 'B');
     EXPECT_EQ(exit_code_of(holder), 0);
@@ -154,7 +156,8 @@ TEST(AcceptLock, AMutexHolderThatDiesDoesNotBlockTheOthers) {
     ASSERT_EQ(exit_code_of(holder), 0);
     lock.open_in_worker();
     EXPECT_TRUE(eventually([&] { return lock.acquire(); }, std::chrono::seconds(3)))
-        << "the lock died with its holder";
+        << "the lock died with its holder: the mutex is not robust (PTHREAD_MUTEX_ROBUST, and "
+           "pthread_mutex_consistent after EOWNERDEAD)";
     lock.release();
 }
 

@@ -45,7 +45,8 @@ TEST(Policy, TheSpawnRateDoublesWhileShortAndResets) {
     for (int period = 0; period < 7; ++period) {
         spawned.push_back(decide(pool(0, 10 + period), marks(2, 5, 1000), s).spawn);
     }
-    EXPECT_EQ(spawned, (std::vector<int>{1, 2, 4, 8, 16, 32, 32}));
+    EXPECT_EQ(spawned, (std::vector<int>{1, 2, 4, 8, 16, 32, 32}))
+        << "a shortage is made up at once instead of at a doubling rate (1, 2, 4 ... 32)";
     EXPECT_EQ(decide(pool(3, 50), marks(2, 5, 1000), s).spawn, 0);  // satisfied: reset
     EXPECT_EQ(decide(pool(0, 50), marks(2, 5, 1000), s).spawn, 1);
     EXPECT_EQ(decide(pool(0, 51), marks(2, 5, 1000), s).spawn, 2);
@@ -55,7 +56,7 @@ TEST(Policy, NeverPassesTheCapAndSaysSoOnce) {
     PolicyState s;
     s.rate = 8;
     Decision d = decide(pool(0, 6), marks(2, 5, 10), s);
-    EXPECT_EQ(d.spawn, 4) << "10 workers at most, 6 already";
+    EXPECT_EQ(d.spawn, 4) << "the cap was ignored: 10 workers at most, 6 already";
     d = decide(pool(0, 10), marks(2, 5, 10), s);
     EXPECT_EQ(d.spawn, 0);
     EXPECT_TRUE(d.cap_reached);

@@ -424,8 +424,11 @@ class Grader {
                                         ::sigabbrev_np(WTERMSIG(*status)) +
                                         " (a crash, or an abort after a failed check)"
                                   : "the test process exited with code " + std::to_string(code);
-            r.message = (skipped ? "skipped, which this test may not be" : how) + "\n" +
-                        failure_text(run.text);
+            std::string text = failure_text(run.text);
+            if (text.empty() && code == 0 && !why.empty()) {
+                text = why + "\n";
+            }
+            r.message = text + "(" + (skipped ? "skipped, which this test may not be" : how) + ")";
         }
         return true;
     }
