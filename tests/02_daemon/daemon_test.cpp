@@ -156,7 +156,7 @@ TEST_F(DaemonTest, ClosesTheDescriptorsItInherited) {
     std::string marker = dir_ + "/inherited";
     int fd = ::open(marker.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     ASSERT_GE(fd, 0);
-    Server server(logged({}), server_binary(), {fd});  // the daemon inherits it as fd 5
+    Server server(logged({}), server_binary(), {fd});  // the daemon inherits it as fd 3
     ::close(fd);
     ASSERT_TRUE(server.ready());
     auto targets = fd_targets(server.pid());

@@ -2,13 +2,15 @@
 /// \brief forklab_keeper: the process between a test and the server it starts, so that nothing
 /// the server starts outlives the test, however the test ends.
 ///
-///     forklab_keeper BINARY ARGS...     (fd 0-2 for the server, fd 3 the life pipe, fd 4 reports,
-///                                       fd 5 and up, if any, passed on to the server)
+///     forklab_keeper BINARY ARGS...     (fd 3 the life pipe, fd 4 reports, fd 5-7 the server's
+///                                       stdin, stdout and stderr, fd 8 and up, if any, passed
+///                                       on to the server as 3 and up)
 ///
 /// The keeper is a child subreaper (PR_SET_CHILD_SUBREAPER): whatever the server forks and
 /// orphans, a daemon after setsid and a double fork included, comes back to it rather than to
-/// init. It starts BINARY with ARGS in a process group of its own, with descriptors 0-2 (and 5 and
-/// up, which the harness sets only when a test passes one on purpose) and no other, and waits.
+/// init. It starts BINARY with ARGS in a process group of its own, with descriptors 0-2 (and 3 and
+/// up when a test passes some on purpose) and no other, and waits. Its own 0-2 are /dev/null from
+/// the start: a server that writes to its parent's stdout through /proc finds nothing there.
 /// Every child it reaps is reported on fd 4 as a KeeperRecord (the first record names the started
 /// pid). When the life pipe (fd 3) reaches end-of-file, that is when the test closed its end or
 /// died (abort, SIGKILL, a CTest timeout), the keeper kills everything below it, reaps it and
@@ -31,6 +33,8 @@ namespace {
 
 constexpr int kLifeFd = 3;
 constexpr int kReportFd = 4;
+constexpr int kStdioFd = 5;   // 5, 6, 7: the server's 0, 1, 2
+constexpr int kPassedFd = 8;  // 8 and up: the server's 3 and up
 
 void on_child(int) {}  // only interrupts ppoll
 
@@ -85,8 +89,16 @@ int main(int argc, char** argv) {
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::close(kLifeFd);  // the server inherits 0-2 (and what the test passes on) only
-        ::close(kReportFd);
+        // The server inherits 0-2 (and what the test passes on) only.
+        for (int fd = 0; fd < 3; ++fd) {
+            ::dup2(kStdioFd + fd, fd);
+        }
+        int passed = 0;
+        while (::fcntl(kPassedFd + passed, F_GETFD) != -1) {
+            ::dup2(kPassedFd + passed, 3 + passed);  // downwards: never onto one still to move
+            ++passed;
+        }
+        ::close_range(static_cast<unsigned>(3 + passed), ~0U, 0);
         ::execv(argv[1], argv + 1);
         std::string msg = std::string("exec ") + argv[1] + ": " + std::strerror(errno) + "\n";
         [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, msg.data(), msg.size());
@@ -94,12 +106,7 @@ int main(int argc, char** argv) {
     }
     ::setpgid(server, server);  // also here: whichever runs first, the group exists
     report({server, 0, forklab::test::KeeperRecord::kStarted});
-    // The keeper holds none of the server's pipes: end-of-file on them is the server's doing.
-    int devnull = ::open("/dev/null", O_RDWR);
-    for (int fd = 0; fd < 3; ++fd) {
-        ::dup2(devnull, fd);
-    }
-    ::close(devnull);
+    // The keeper holds none of the server's descriptors: end-of-file on them is the server's doing.
     ::close_range(kReportFd + 1, ~0U, 0);
 
     for (;;) {

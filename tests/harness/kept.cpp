@@ -51,23 +51,26 @@ Kept::Kept(const std::string& binary, const std::vector<std::string>& args, int 
         throw_errno("fork");
     }
     if (keeper_ == 0) {
-        // Only async-signal-safe calls here: the test may have threads.
-        ::dup2(in, 0);
-        ::dup2(out, 1);
-        ::dup2(err, 2);
-        int l = ::fcntl(life.read_end.get(), F_DUPFD, 100);
-        int r = ::fcntl(reports.write_end.get(), F_DUPFD, 100);
-        int high[16];
+        // Only async-signal-safe calls here: the test may have threads. Everything is first
+        // moved above 100, then put in place: 0-2 /dev/null, 3 life, 4 reports, 5-7 the server's
+        // stdio, 8 and up what the test passes (forklab_keeper's protocol).
         std::size_t n = std::min<std::size_t>(pass.size(), 16);
+        int high[5 + 16];
+        int from[5 + 16] = {life.read_end.get(), reports.write_end.get(), in, out, err};
         for (std::size_t i = 0; i < n; ++i) {
-            high[i] = ::fcntl(pass[i], F_DUPFD, 200);
+            from[5 + i] = pass[i];
         }
-        ::dup2(l, 3);
-        ::dup2(r, 4);
-        for (std::size_t i = 0; i < n; ++i) {
-            ::dup2(high[i], static_cast<int>(5 + i));
+        for (std::size_t i = 0; i < 5 + n; ++i) {
+            high[i] = ::fcntl(from[i], F_DUPFD, 100);
         }
-        ::close_range(static_cast<unsigned>(5 + n), ~0U, 0);
+        int devnull = ::open("/dev/null", O_RDWR);
+        for (int fd = 0; fd < 3; ++fd) {
+            ::dup2(devnull, fd);
+        }
+        for (std::size_t i = 0; i < 5 + n; ++i) {
+            ::dup2(high[i], static_cast<int>(3 + i));
+        }
+        ::close_range(static_cast<unsigned>(8 + n), ~0U, 0);
         ::execv(argv[0], argv.data());
         ::_exit(127);
     }
