@@ -120,12 +120,13 @@ TEST_F(DaemonTest, IsDetachedFromTheLaunchersSessionAndTerminal) {
     EXPECT_NE(stat->session, server.pid()) << "a session leader: the second fork is missing";
     EXPECT_NE(stat->pgrp, ::getpgrp()) << "still in the launcher's process group";
     EXPECT_EQ(cwd(server.pid()), "/") << "the daemon pins its start directory";
-    EXPECT_EQ(octal(umask_of(server.pid())), "0027");
+    EXPECT_EQ(octal(umask_of(server.pid())), "0027")
+        << "the daemon keeps umask(0): every file it creates is writable by all";
     for (int fd : {0, 1, 2}) {
         char target[256] = {};
         std::string link = "/proc/" + std::to_string(server.pid()) + "/fd/" + std::to_string(fd);
         ASSERT_GT(::readlink(link.c_str(), target, sizeof target - 1), 0);
-        EXPECT_STREQ(target, "/dev/null") << "stdio " << fd;
+        EXPECT_STREQ(target, "/dev/null") << "stdio " << fd << " was not sent to /dev/null";
     }
 }
 
@@ -240,7 +241,8 @@ TEST_F(DaemonTest, AStalePidFileIsTakenOver) {
 TEST_F(DaemonTest, AStalePidFileNamingALiveProcessIsTakenOver) {
     spit(pid_file_, std::to_string(::getpid()) + "\n");  // alive, and holds no lock
     Server server(logged({"--pid-file", pid_file_}));
-    ASSERT_TRUE(server.ready()) << "a recycled pid was taken for a running daemon";
+    ASSERT_TRUE(server.ready()) << "a recycled pid was taken for a running daemon: kill(pid, 0) "
+                                   "says a process lives, not that it holds the pid file's lock";
     EXPECT_EQ(slurp(pid_file_), std::to_string(server.pid()) + "\n");
 }
 

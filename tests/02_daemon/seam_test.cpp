@@ -205,7 +205,8 @@ TEST_F(PidFileTest, AFileLeftByACrashIsTakenOver) {
 TEST_F(PidFileTest, AFileNamingALiveProcessThatHoldsNoLockIsTakenOver) {
     std::ofstream(path_) << ::getppid() << "\n";  // alive, but not a daemon holding this file
     PidFile file = PidFile::acquire(path_);
-    EXPECT_EQ(slurp(path_), std::to_string(::getpid()) + "\n");
+    EXPECT_EQ(slurp(path_), std::to_string(::getpid()) + "\n")
+        << "kill(pid, 0) was believed: a live process is not a daemon holding the lock";
 }
 
 TEST_F(PidFileTest, ASymlinkIsRefusedAndItsTargetUntouched) {
