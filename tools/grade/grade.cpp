@@ -146,6 +146,8 @@ Options parse(int argc, char** argv) {
     if (o.out.empty()) {
         usage("--out is required");
     }
+    // Absolute: the tests get TMPDIR below it, and a daemon changes its directory to /.
+    o.out = std::filesystem::absolute(o.out).lexically_normal().string();
     if (o.manifests.empty()) {
         usage("no manifest given");
     }
