@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "harness/http_client.hpp"
-#include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
 #include "harness/wait.hpp"
@@ -20,7 +19,7 @@ namespace {
 /// Runs \p n GETs of \p path at once, each on its own connection; returns how many got a 200.
 int parallel_gets(int port, const std::string& path, int n) {
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int i = 0; i < n; ++i) {
         clients.emplace_back([&] {
             if (get(port, path).status == 200) {
@@ -35,7 +34,6 @@ int parallel_gets(int port, const std::string& path, int n) {
 }
 
 TEST(ForkServer, ServesTheApp) {
-    FORKLAB_POINTS(1);
     Server server;
     ASSERT_TRUE(server.ready());
     HttpReply hello = get(server.port(), "/");
@@ -49,7 +47,6 @@ TEST(ForkServer, ServesTheApp) {
 }
 
 TEST(ForkServer, EachConnectionIsServedByAFreshChild) {
-    FORKLAB_POINTS(1);
     Server server;
     ASSERT_TRUE(server.ready());
     int first = std::stoi(get(server.port(), "/pid").body);
@@ -61,7 +58,6 @@ TEST(ForkServer, EachConnectionIsServedByAFreshChild) {
 // SIGCHLDs coalesce: a burst of exits must still leave no zombie, and the parent must not keep a
 // descriptor per connection.
 TEST(ForkServer, ABurstOfConnectionsLeavesNoZombieAndNoDescriptor) {
-    FORKLAB_POINTS(4);
     Server server({"--max-children", "64"});
     ASSERT_TRUE(server.ready());
     ASSERT_EQ(get(server.port(), "/").status, 200);
@@ -69,7 +65,7 @@ TEST(ForkServer, ABurstOfConnectionsLeavesNoZombieAndNoDescriptor) {
     int fds_before = fd_count(server.pid());
 
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int t = 0; t < 16; ++t) {
         clients.emplace_back([&] {
             for (int i = 0; i < 25; ++i) {
@@ -91,14 +87,13 @@ TEST(ForkServer, ABurstOfConnectionsLeavesNoZombieAndNoDescriptor) {
 
 // At the cap the parent stops accepting instead of forking more: no fork bomb under load.
 TEST(ForkServer, TheChildrenCapHolds) {
-    FORKLAB_POINTS(3);
     Server server({"--max-children", "3"});
     ASSERT_TRUE(server.ready());
     std::atomic<bool> done{false};
     std::atomic<std::size_t> most{0};
-    std::thread sampler([&] {
+    std::jthread sampler([&] {
         while (!done) {
-            std::size_t n = children_of(server.pid()).size();
+            std::size_t n = children_alive_together(server.pid()).size();
             most = std::max<std::size_t>(most, n);
             std::this_thread::yield();
         }
@@ -114,7 +109,6 @@ TEST(ForkServer, TheChildrenCapHolds) {
 }
 
 TEST(ForkServer, ASlowClientDoesNotDelayOthers) {
-    FORKLAB_POINTS(1);
     Server server({"--read-timeout", "30"});
     ASSERT_TRUE(server.ready());
     Fd slow = connect_to(server.port());
@@ -127,7 +121,6 @@ TEST(ForkServer, ASlowClientDoesNotDelayOthers) {
 // Bytes that cannot begin a request (another protocol, a TLS handshake) get 400 at once: the
 // child is not kept for the whole read timeout waiting for a line end.
 TEST(ForkServer, GarbageGets400AtOnce) {
-    FORKLAB_POINTS(1);
     Server server({"--read-timeout", "30"});
     ASSERT_TRUE(server.ready());
     EXPECT_EQ(exchange(server.port(), "GARBAGE\n", std::chrono::seconds(10)).status, 400);
@@ -138,7 +131,6 @@ TEST(ForkServer, GarbageGets400AtOnce) {
 }
 
 TEST(ForkServer, BadRequestsGetTheirStatusAndTheServerGoesOn) {
-    FORKLAB_POINTS(2);
     Server server({"--read-timeout", "0.3"});
     ASSERT_TRUE(server.ready());
     EXPECT_EQ(
@@ -161,7 +153,6 @@ TEST(ForkServer, BadRequestsGetTheirStatusAndTheServerGoesOn) {
 // The client vanishes while its child writes a large response: EPIPE/ECONNRESET for the child,
 // never SIGPIPE (the harness fails the test on a "killed by signal" line in the log).
 TEST(ForkServer, AVanishedClientKillsNothing) {
-    FORKLAB_POINTS(1);
     Server server;
     ASSERT_TRUE(server.ready());
     for (int i = 0; i < 5; ++i) {
@@ -178,11 +169,10 @@ TEST(ForkServer, AVanishedClientKillsNothing) {
 }
 
 TEST(ForkServer, GracefulStopFinishesRequestsInFlight) {
-    FORKLAB_POINTS(2);
     Server server;
     ASSERT_TRUE(server.ready());
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int i = 0; i < 5; ++i) {
         clients.emplace_back([&] { ok += get(server.port(), "/sleep/400").status == 200; });
     }
@@ -195,7 +185,6 @@ TEST(ForkServer, GracefulStopFinishesRequestsInFlight) {
 }
 
 TEST(ForkServer, GracefulTimeoutEndsStuckChildren) {
-    FORKLAB_POINTS(1);
     Server server({"--graceful-timeout", "0.3"});
     ASSERT_TRUE(server.ready());
     Fd stuck = connect_to(server.port());
@@ -208,7 +197,6 @@ TEST(ForkServer, GracefulTimeoutEndsStuckChildren) {
 }
 
 TEST(ForkServer, TheCrashDrillClosesTheConnectionAndIsLogged) {
-    FORKLAB_POINTS(1);
     Server server({"--drills"});
     ASSERT_TRUE(server.ready());
     server.allow_crashes();
@@ -221,7 +209,6 @@ TEST(ForkServer, TheCrashDrillClosesTheConnectionAndIsLogged) {
 }
 
 TEST(ForkServer, BadFlagsGetUsageAndExitTwo) {
-    FORKLAB_POINTS(1);
     RunResult bad = run(server_binary(), {"--max-children", "0"});
     EXPECT_EQ(bad.exit_code, 2);
     EXPECT_NE(bad.err.find("usage:"), std::string::npos);
@@ -232,7 +219,6 @@ TEST(ForkServer, BadFlagsGetUsageAndExitTwo) {
 }
 
 TEST(ForkServer, APortInUseIsReportedWithExitOne) {
-    FORKLAB_POINTS(1);
     Server first;
     ASSERT_TRUE(first.ready());
     RunResult second =

@@ -8,7 +8,6 @@
 
 #include "harness/hostile.hpp"
 #include "harness/http_client.hpp"
-#include "harness/points.hpp"
 #include "harness/server.hpp"
 #include "harness/wait.hpp"
 
@@ -20,7 +19,6 @@ using namespace std::chrono_literals;
 // A flood of empty lines keeps the socket readable every instant: it must still be cut (at the
 // head limit), and the one worker must serve others while the attacker reconnects and floods.
 TEST(Hostile, AFloodOfEmptyLinesIsCutAndOthersAreServedMeanwhile) {
-    FORKLAB_POINTS(1);
     Server server({"--workers", "1"});
     ASSERT_TRUE(server.ready());
     ASSERT_EQ(get(server.port(), "/").status, 200);
@@ -38,7 +36,6 @@ TEST(Hostile, AFloodOfEmptyLinesIsCutAndOthersAreServedMeanwhile) {
 // every send makes progress, and 16 MiB would take it about 50 s; a small receive buffer keeps
 // the kernel from hiding the pace. The worker must be free again long before that.
 TEST(Hostile, ASlowReaderIsCutAtTheWriteDeadline) {
-    FORKLAB_POINTS(1);
     Server server({"--workers", "1"});
     ASSERT_TRUE(server.ready());
     Fd slow = connect_to(server.port(), 16384);

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "harness/http_client.hpp"
-#include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
 #include "harness/wait.hpp"
@@ -65,7 +64,7 @@ std::vector<std::string> args(std::vector<std::string> extra) {
 /// Runs \p n GETs of \p path at once; returns how many got a 200.
 int parallel_gets(int port, const std::string& path, int n) {
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int i = 0; i < n; ++i) {
         clients.emplace_back([&] { ok += get(port, path, 20s).status == 200 ? 1 : 0; });
     }
@@ -76,7 +75,6 @@ int parallel_gets(int port, const std::string& path, int n) {
 }
 
 TEST(Adaptive, AtIdleThePoolSettlesInsideTheMarks) {
-    FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "1", "--min-idle", "3", "--max-idle", "5"}));
     ASSERT_TRUE(server.ready());
     EXPECT_TRUE(eventually([&] {
@@ -91,7 +89,6 @@ TEST(Adaptive, AtIdleThePoolSettlesInsideTheMarks) {
 }
 
 TEST(Adaptive, GrowsStepwiseUnderSlowLoadAndServesEveryRequest) {
-    FORKLAB_POINTS(3);
     for (const char* report : {"scoreboard", "pipe"}) {
         Server server(args({"--start-workers", "2", "--min-idle", "2", "--max-idle", "4",
                             "--max-workers", "40", "--report", report}));
@@ -107,13 +104,12 @@ TEST(Adaptive, GrowsStepwiseUnderSlowLoadAndServesEveryRequest) {
 }
 
 TEST(Adaptive, TheCapHoldsAndNothingIsRefused) {
-    FORKLAB_POINTS(3);
     Server server(
         args({"--start-workers", "2", "--min-idle", "2", "--max-idle", "3", "--max-workers", "5"}));
     ASSERT_TRUE(server.ready());
     std::atomic<bool> done{false};
     std::atomic<std::size_t> most{0};
-    std::thread sampler([&] {
+    std::jthread sampler([&] {
         while (!done) {
             most = std::max(most.load(), live_children(server.pid()).size());
             std::this_thread::yield();
@@ -128,7 +124,6 @@ TEST(Adaptive, TheCapHoldsAndNothingIsRefused) {
 }
 
 TEST(Adaptive, ShrinksBackWhenTheLoadStopsAndThenStaysStill) {
-    FORKLAB_POINTS(3);
     Server server(args(
         {"--start-workers", "2", "--min-idle", "2", "--max-idle", "3", "--max-workers", "30"}));
     ASSERT_TRUE(server.ready());
@@ -145,12 +140,11 @@ TEST(Adaptive, ShrinksBackWhenTheLoadStopsAndThenStaysStill) {
 }
 
 TEST(Adaptive, KillingABusyWorkerDuringARampKeepsTheCountsTrue) {
-    FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "2", "--min-idle", "2", "--max-idle", "4"}));
     ASSERT_TRUE(server.ready());
     server.allow_crashes();
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int i = 0; i < 8; ++i) {
         clients.emplace_back([&] { ok += get(server.port(), "/sleep/1200").status == 200; });
     }
@@ -178,7 +172,6 @@ TEST(Adaptive, KillingABusyWorkerDuringARampKeepsTheCountsTrue) {
 }
 
 TEST(Adaptive, ManyWorkersAndManyRequestsMisparseNoRecord) {
-    FORKLAB_POINTS(3);
     Server server(args({"--start-workers", "30", "--min-idle", "25", "--max-idle", "40",
                         "--max-workers", "40", "--report", "pipe"}));
     ASSERT_TRUE(server.ready());
@@ -195,7 +188,6 @@ TEST(Adaptive, ManyWorkersAndManyRequestsMisparseNoRecord) {
 
 // HUP means what it means in chapter 03: a rolling restart, the new worker first.
 TEST(Adaptive, HupReplacesWorkersOneAtATimeNewOneFirst) {
-    FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "3", "--min-idle", "1", "--max-idle", "5"}));
     ASSERT_TRUE(server.ready());
     ASSERT_TRUE(eventually([&] { return idle_workers(server.pid()) == 3; }));
@@ -227,7 +219,6 @@ TEST(Adaptive, HupReplacesWorkersOneAtATimeNewOneFirst) {
 }
 
 TEST(Adaptive, Usr1WhileThePoolGrowsKillsNoStartingWorker) {
-    FORKLAB_POINTS(1);
     // Log rotation while workers are being forked: a USR1 that reaches a worker before its handler
     // is installed would kill it (USR1's default action), and a few such deaths in a row would
     // look like a crash loop and stop the server.
@@ -248,7 +239,6 @@ TEST(Adaptive, Usr1WhileThePoolGrowsKillsNoStartingWorker) {
 }
 
 TEST(Adaptive, AHungWorkerIsReplaced) {
-    FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "2", "--min-idle", "2", "--max-idle", "4", "--drills",
                         "--heartbeat-timeout", "0.5"}));
     ASSERT_TRUE(server.ready());
@@ -261,7 +251,6 @@ TEST(Adaptive, AHungWorkerIsReplaced) {
 }
 
 TEST(Adaptive, ACrashLoopBacksOffAndEndsInAClearExit) {
-    FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "2", "--drill-crash-at-start"}));
     ASSERT_TRUE(server.ready());
     server.allow_crashes();
@@ -274,7 +263,6 @@ TEST(Adaptive, ACrashLoopBacksOffAndEndsInAClearExit) {
 }
 
 TEST(Adaptive, TtinAndTtouMoveTheWaterMarks) {
-    FORKLAB_POINTS(1);
     Server server(args({"--start-workers", "2", "--min-idle", "2", "--max-idle", "3"}));
     ASSERT_TRUE(server.ready());
     // Signals of one kind do not queue: send the second TTIN once the first was handled.
@@ -289,7 +277,6 @@ TEST(Adaptive, TtinAndTtouMoveTheWaterMarks) {
 }
 
 TEST(Adaptive, StatusShowsTheCountsAndEveryWorker) {
-    FORKLAB_POINTS(1);
     Server server(args({"--start-workers", "3", "--min-idle", "2", "--max-idle", "5"}));
     ASSERT_TRUE(server.ready());
     ASSERT_TRUE(eventually([&] { return idle_workers(server.pid()) == 3; }));
@@ -301,11 +288,10 @@ TEST(Adaptive, StatusShowsTheCountsAndEveryWorker) {
 }
 
 TEST(Adaptive, QuitFinishesRequestsInFlight) {
-    FORKLAB_POINTS(1);
     Server server(args({"--start-workers", "6", "--min-idle", "2", "--max-idle", "8"}));
     ASSERT_TRUE(server.ready());
     std::atomic<int> ok{0};
-    std::vector<std::thread> clients;
+    std::vector<std::jthread> clients;
     for (int i = 0; i < 4; ++i) {
         clients.emplace_back([&] { ok += get(server.port(), "/sleep/400").status == 200; });
     }
@@ -320,7 +306,6 @@ TEST(Adaptive, QuitFinishesRequestsInFlight) {
 // A connection that arrives while a graceful stop waits for a busy worker is served, not
 // accepted by the kernel and then reset when the last worker leaves.
 TEST(Adaptive, QuitServesAConnectionArrivingDuringTheStop) {
-    FORKLAB_POINTS(2);
     Server server(args({"--start-workers", "2", "--min-idle", "1", "--max-idle", "4"}));
     ASSERT_TRUE(server.ready());
     ASSERT_TRUE(eventually([&] { return live_children(server.pid()).size() == 2; }));
@@ -344,7 +329,6 @@ TEST(Adaptive, QuitServesAConnectionArrivingDuringTheStop) {
 // TTOU moves both marks down, but never the low one below 1: a pool that wants no idle worker
 // never spawns, and one whose workers were all retired serves no one.
 TEST(Adaptive, TtouNeverTakesThePoolBelowOneIdleWorker) {
-    FORKLAB_POINTS(1);
     Server server(args({"--start-workers", "1", "--min-idle", "1", "--max-idle", "1"}));
     ASSERT_TRUE(server.ready());
     server.signal(SIGTTOU);
@@ -363,7 +347,6 @@ void expect_refused(const std::vector<std::string>& a, const std::string& flag) 
 }
 
 TEST(Adaptive, SettingsThatMakeAPoolThatCannotServeAreRefused) {
-    FORKLAB_POINTS(1);
     expect_refused({"--min-idle", "0"}, "--min-idle");
     expect_refused({"--min-idle", "0", "--max-idle", "0"}, "--min-idle");
     expect_refused({"--max-idle", "0"}, "--max-idle");
@@ -372,12 +355,10 @@ TEST(Adaptive, SettingsThatMakeAPoolThatCannotServeAreRefused) {
 }
 
 TEST(Adaptive, StartWorkersAboveTheCapIsRefused) {
-    FORKLAB_POINTS(1);
     expect_refused({"--start-workers", "8", "--max-workers", "3"}, "--start-workers");
 }
 
 TEST(Adaptive, EveryFlagIsRangeChecked) {
-    FORKLAB_POINTS(1);
     expect_refused({"--max-workers", "0"}, "--max-workers");
     expect_refused({"--max-workers", "100000"}, "--max-workers");
     expect_refused({"--start-workers", "-1"}, "--start-workers");

@@ -19,7 +19,6 @@
 
 #include "channel.hpp"
 #include "harness/http_client.hpp"
-#include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
 
@@ -142,7 +141,6 @@ const int alignment_probe = [] {
 }();
 
 TEST(Channel, TheControlBuffersAreAlignedForCmsghdr) {
-    FORKLAB_POINTS(2);
     ::setenv("FORKLAB_CH05_ALIGNMENT_PROBE", "1", 1);
     test::RunResult probe = test::run("/proc/self/exe", {});
     ::unsetenv("FORKLAB_CH05_ALIGNMENT_PROBE");
@@ -153,7 +151,6 @@ TEST(Channel, TheControlBuffersAreAlignedForCmsghdr) {
 }
 
 TEST(Channel, PassesTheConnectionAndClosesTheSendersCopy) {
-    FORKLAB_POINTS(3);
     Channel ch;
     Conn c;
     int sent_number = c.conn.get();
@@ -182,7 +179,6 @@ TEST(Channel, PassesTheConnectionAndClosesTheSendersCopy) {
 }
 
 TEST(Channel, TheReceivedDescriptorIsCloseOnExec) {
-    FORKLAB_POINTS(1);
     Channel ch;
     Conn c;
     ASSERT_EQ(send(ch.a.get(), "c", c.conn), SendStatus::sent);
@@ -194,7 +190,6 @@ TEST(Channel, TheReceivedDescriptorIsCloseOnExec) {
 }
 
 TEST(Channel, BytesTravelWithTheConnection) {
-    FORKLAB_POINTS(2);
     Channel ch;
     Conn c;
     std::string request = "GET /a HTTP/1.1\r\nX-Route-Key: k\r\n" + std::string(9000, 'h');
@@ -207,7 +202,6 @@ TEST(Channel, BytesTravelWithTheConnection) {
 }
 
 TEST(Channel, MessagesKeepTheirBoundaries) {
-    FORKLAB_POINTS(1);
     Channel ch;
     for (std::size_t i = 1; i <= 3; ++i) {
         Conn c;
@@ -227,7 +221,6 @@ TEST(Channel, MessagesKeepTheirBoundaries) {
 }
 
 TEST(Channel, AMessageLongerThanTheBufferIsRejectedAndLeaksNothing) {
-    FORKLAB_POINTS(2);
     Channel ch;
     Conn c;
     ASSERT_EQ(send(ch.a.get(), std::string(100, 'm'), c.conn), SendStatus::sent);
@@ -240,7 +233,6 @@ TEST(Channel, AMessageLongerThanTheBufferIsRejectedAndLeaksNothing) {
 }
 
 TEST(Channel, TruncatedControlDataIsRejectedAndLeaksNothing) {
-    FORKLAB_POINTS(3);
     Channel ch;
     Conn c;
     Message m;
@@ -262,7 +254,6 @@ TEST(Channel, TruncatedControlDataIsRejectedAndLeaksNothing) {
 }
 
 TEST(Channel, ExtraDescriptorsAreRejectedAndLeakNothing) {
-    FORKLAB_POINTS(1);
     Channel ch;
     Conn c;
     Message m;
@@ -276,7 +267,6 @@ TEST(Channel, ExtraDescriptorsAreRejectedAndLeakNothing) {
 }
 
 TEST(Channel, AMessageWithoutADescriptorIsRejected) {
-    FORKLAB_POINTS(1);
     Channel ch;
     Message m;
     ASSERT_GT(raw_send(ch.a.get(), &m, sizeof m, -1, 0), 0);
@@ -287,7 +277,6 @@ TEST(Channel, AMessageWithoutADescriptorIsRejected) {
 }
 
 TEST(Channel, AReceiverOutOfDescriptorsGetsBadNotAGhost) {
-    FORKLAB_POINTS(2);
     Channel ch;
     Conn c;
     ASSERT_EQ(send(ch.a.get(), "c", c.conn), SendStatus::sent);
@@ -305,7 +294,6 @@ TEST(Channel, AReceiverOutOfDescriptorsGetsBadNotAGhost) {
 }
 
 TEST(Channel, AFullChannelWouldBlockAndTheCallerKeepsTheConnection) {
-    FORKLAB_POINTS(2);
     Channel ch;
     std::string m(1000, 'x');
     SendStatus status = SendStatus::sent;
@@ -326,7 +314,6 @@ TEST(Channel, AFullChannelWouldBlockAndTheCallerKeepsTheConnection) {
 }
 
 TEST(Channel, AGoneReceiverFailsAndEndOfFileIsClosed) {
-    FORKLAB_POINTS(1);
     {
         Channel ch;
         ch.b.reset();

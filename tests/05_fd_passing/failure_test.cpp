@@ -9,7 +9,6 @@
 #include <set>
 
 #include "fd_passing_support.hpp"
-#include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
 #include "harness/wait.hpp"
@@ -26,7 +25,6 @@ pid_t pid_on_new_connection(int port, std::chrono::milliseconds timeout = 5s) {
 }
 
 TEST(Failures, KillingAWorkerClosesItsClientsAtOnceAndOnlyThemAndItIsReplaced) {
-    FORKLAB_POINTS(3);
     Server server;
     ASSERT_TRUE(server.ready());
     server.allow_crashes();
@@ -70,7 +68,6 @@ TEST(Failures, KillingAWorkerClosesItsClientsAtOnceAndOnlyThemAndItIsReplaced) {
 }
 
 TEST(Failures, AStoppedWorkerDoesNotStallTheMasterAndHealsAfterSigcont) {
-    FORKLAB_POINTS(3);
     Server server;
     ASSERT_TRUE(server.ready());
     std::vector<pid_t> workers = wait_for_workers(server.pid(), server.port());
@@ -106,7 +103,6 @@ TEST(Failures, AStoppedWorkerDoesNotStallTheMasterAndHealsAfterSigcont) {
 }
 
 TEST(Failures, WhenEveryChannelIsFullTheMasterAnswers503AndBlocksNothing) {
-    FORKLAB_POINTS(2);
     raise_fd_limit();
     Server server;
     ASSERT_TRUE(server.ready());
@@ -147,7 +143,6 @@ TEST(Failures, WhenEveryChannelIsFullTheMasterAnswers503AndBlocksNothing) {
 }
 
 TEST(Failures, KillingTheMasterEndsEveryWorker) {
-    FORKLAB_POINTS(2);
     Server server;
     ASSERT_TRUE(server.ready());
     server.allow_crashes();
@@ -164,7 +159,6 @@ TEST(Failures, KillingTheMasterEndsEveryWorker) {
 }
 
 TEST(Failures, AMasterOutOfDescriptorsDoesNotSpinAndRecovers) {
-    FORKLAB_POINTS(3);
     raise_fd_limit();
     Server server;
     ASSERT_TRUE(server.ready());

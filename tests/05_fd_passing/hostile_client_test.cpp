@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "fd_passing_support.hpp"
-#include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
 #include "harness/wait.hpp"
@@ -35,7 +34,6 @@ bool all_readable(const std::vector<Client>& clients) {
 }
 
 TEST(HostileClients, ClientsThatNeverReadBigResponsesDoNotGrowTheWorker) {
-    FORKLAB_POINTS(2);
     Server server({"--workers", "1"});
     ASSERT_TRUE(server.ready());
     std::vector<pid_t> workers = wait_for_workers(server.pid(), server.port(), 1);

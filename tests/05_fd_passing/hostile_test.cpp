@@ -7,7 +7,6 @@
 
 #include "harness/hostile.hpp"
 #include "harness/http_client.hpp"
-#include "harness/points.hpp"
 #include "harness/server.hpp"
 #include "harness/wait.hpp"
 
@@ -31,7 +30,6 @@ void expect_one_400_then_close(int port, const std::string& raw) {
 // Two Content-Length values: a proxy that believes the second forwards the "body" as part of this
 // request, while a server that believed the first would serve it as a second request.
 TEST(Hostile, ConflictingContentLengthsGet400AndTheBodyIsNeverARequest) {
-    FORKLAB_POINTS(1);
     Server server({"--workers", "1"});
     ASSERT_TRUE(server.ready());
     std::string smuggled = "GET /pid HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -43,7 +41,6 @@ TEST(Hostile, ConflictingContentLengthsGet400AndTheBodyIsNeverARequest) {
 
 // Transfer-Encoding with Content-Length (RFC 9112 section 6.3): refused, and the connection closes.
 TEST(Hostile, TransferEncodingWithContentLengthGets400) {
-    FORKLAB_POINTS(1);
     Server server({"--workers", "1"});
     ASSERT_TRUE(server.ready());
     expect_one_400_then_close(server.port(),
@@ -53,7 +50,6 @@ TEST(Hostile, TransferEncodingWithContentLengthGets400) {
 
 // A flood of empty lines is cut at the head limit, long before the 60 s read timeout.
 TEST(Hostile, AFloodOfEmptyLinesIsCutAtTheHeadLimit) {
-    FORKLAB_POINTS(1);
     Server server({"--workers", "1", "--read-timeout", "60"});
     ASSERT_TRUE(server.ready());
     Flood flood(server.port(), std::string(16384, '\n'), 30s);

@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "fd_passing_support.hpp"
-#include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
 #include "harness/wait.hpp"
@@ -39,7 +38,6 @@ void expect_prompt_close(int port) {
 }
 
 TEST(Serving, KeepAliveServesManyRequestsOnOneConnection) {
-    FORKLAB_POINTS(2);
     Server server;
     ASSERT_TRUE(server.ready());
     Client c(server.port());
@@ -75,7 +73,6 @@ TEST(Serving, KeepAliveServesManyRequestsOnOneConnection) {
 }
 
 TEST(Serving, ConnectionCloseReachesTheClientAsEndOfFilePromptly) {
-    FORKLAB_POINTS(3);
     Server server;
     ASSERT_TRUE(server.ready());
     for (int i = 0; i < 10; ++i) {
@@ -92,7 +89,6 @@ TEST(Serving, ConnectionCloseReachesTheClientAsEndOfFilePromptly) {
 }
 
 TEST(Serving, HundredsOfKeepAliveClientsAllCorrectEveryWorkerUsed) {
-    FORKLAB_POINTS(3);
     raise_fd_limit();
     Server server({"--workers", "3"});
     ASSERT_TRUE(server.ready());
@@ -119,7 +115,6 @@ TEST(Serving, HundredsOfKeepAliveClientsAllCorrectEveryWorkerUsed) {
 }
 
 TEST(Serving, TenThousandConnectionsLaterNoDescriptorGrowth) {
-    FORKLAB_POINTS(3);
     Server server;
     ASSERT_TRUE(server.ready());
     expect_prompt_close(server.port());
@@ -153,7 +148,6 @@ TEST(Serving, TenThousandConnectionsLaterNoDescriptorGrowth) {
 }
 
 TEST(Serving, AThousandIdleConnectionsDoNotSlowTheBusyOnesAndCloseAtTheIdleTimeout) {
-    FORKLAB_POINTS(3);
     raise_fd_limit();
     Server server({"--keepalive-timeout", "2"});
     ASSERT_TRUE(server.ready());
@@ -163,10 +157,16 @@ TEST(Serving, AThousandIdleConnectionsDoNotSlowTheBusyOnesAndCloseAtTheIdleTimeo
     }
     std::vector<Client> idle;
     idle.reserve(1000);
+    // Each idle connection's timeout runs from its own reply: on a loaded machine the first one
+    // has been idle a while once the thousandth is set up.
+    std::chrono::steady_clock::time_point first_quiet;
     for (int i = 0; i < 1000; ++i) {
         idle.emplace_back(server.port());
         ASSERT_TRUE(idle.back().get("/"));
         ASSERT_EQ(idle.back().reply().status, 200) << "idle client " << i;
+        if (i == 0) {
+            first_quiet = std::chrono::steady_clock::now();
+        }
     }
     auto quiet_since = std::chrono::steady_clock::now();
     // The busy ones do not notice the thousand others.
@@ -175,9 +175,11 @@ TEST(Serving, AThousandIdleConnectionsDoNotSlowTheBusyOnesAndCloseAtTheIdleTimeo
     EXPECT_EQ(busy.ok, 4000);
     EXPECT_LT(busy.percentile(0.99), 250000u) << "p99 in microseconds";
     // Not closed early ...
+    if (std::chrono::steady_clock::now() - first_quiet < 1500ms) {
+        EXPECT_FALSE(idle[0].closed_within(0ms)) << "closed before its idle timeout";
+    }
     if (std::chrono::steady_clock::now() - quiet_since < 1500ms) {
-        EXPECT_FALSE(idle[0].closed_within(0ms));
-        EXPECT_FALSE(idle[999].closed_within(0ms));
+        EXPECT_FALSE(idle[999].closed_within(0ms)) << "closed before its idle timeout";
     }
     // ... and every one closed once the timeout has passed.
     std::size_t closed = 0;

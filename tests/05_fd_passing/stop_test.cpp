@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "fd_passing_support.hpp"
-#include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
 #include "harness/temp_dir.hpp"
@@ -64,11 +63,10 @@ class KeepAliveLoad {
             }
         }
     }
-    std::vector<std::thread> threads_;
+    std::vector<std::jthread> threads_;
 };
 
 TEST(Stop, GracefulStopUnderKeepAliveLoadLosesNoRequestInFlight) {
-    FORKLAB_POINTS(3);
     Server server({"--graceful-timeout", "10"});
     ASSERT_TRUE(server.ready());
     Client idle(server.port());
@@ -99,7 +97,6 @@ TEST(Stop, GracefulStopUnderKeepAliveLoadLosesNoRequestInFlight) {
 }
 
 TEST(Stop, TermIsFast) {
-    FORKLAB_POINTS(1);
     Server server;
     ASSERT_TRUE(server.ready());
     Client slow(server.port());
@@ -114,7 +111,6 @@ TEST(Stop, TermIsFast) {
 }
 
 TEST(Stop, HupReplacesTheWorkersOneByOneWithoutLosingARequest) {
-    FORKLAB_POINTS(2);
     Server server({"--graceful-timeout", "10"});
     ASSERT_TRUE(server.ready());
     std::vector<pid_t> old = wait_for_workers(server.pid(), server.port());
@@ -124,7 +120,7 @@ TEST(Stop, HupReplacesTheWorkersOneByOneWithoutLosingARequest) {
     std::atomic<bool> done{false};
     std::atomic<long> ok{0};
     std::atomic<long> failed{0};
-    std::thread clients([&] {
+    std::jthread clients([&] {
         while (!done) {
             HttpReply r = exchange(server.port(), "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
             (r.status == 200 ? ok : failed) += 1;
@@ -152,7 +148,6 @@ TEST(Stop, HupReplacesTheWorkersOneByOneWithoutLosingARequest) {
 }
 
 TEST(Stop, Usr1ReopensTheLogInTheMasterAndTheWorkers) {
-    FORKLAB_POINTS(1);
     TempDir dir("forklab-ch05");
     std::string path = dir / "server.log";
     {

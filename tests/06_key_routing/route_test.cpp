@@ -13,7 +13,6 @@
 #include "carried_message.hpp"
 #include "forklab/http.hpp"
 #include "harness/http_client.hpp"
-#include "harness/points.hpp"
 #include "route.hpp"
 #include "route_config.hpp"
 
@@ -43,7 +42,6 @@ struct Pairs {
 };
 
 TEST(Route, ParsesTheKeySource) {
-    FORKLAB_POINTS(1);
     EXPECT_EQ(parse_route("path")->source, RouteConfig::Source::path);
     auto header = parse_route("header:X-Route-Key");
     ASSERT_TRUE(header);
@@ -54,7 +52,6 @@ TEST(Route, ParsesTheKeySource) {
 }
 
 TEST(Route, FindsTheKeyOfARequest) {
-    FORKLAB_POINTS(2);
     http::Request r = parse("GET /shop/cart?x=1 HTTP/1.1\r\nx-route-key: alice\r\n\r\n");
     EXPECT_EQ(route_key(r, *parse_route("header:X-Route-Key")), "alice");
     EXPECT_EQ(route_key(r, *parse_route("path")), "shop") << "the first segment of the path";
@@ -67,7 +64,6 @@ TEST(Route, FindsTheKeyOfARequest) {
 }
 
 TEST(Route, OwnersAreStableAndSpread) {
-    FORKLAB_POINTS(2);
     std::set<std::size_t> owners;
     for (int i = 0; i < 100; ++i) {
         std::string key = "key" + std::to_string(i);
@@ -80,7 +76,6 @@ TEST(Route, OwnersAreStableAndSpread) {
 }
 
 TEST(Route, OnlyAnotherWorkersKeyGoesElsewhere) {
-    FORKLAB_POINTS(2);
     RouteConfig route = *parse_route("header:X-Route-Key");
     http::Request keyed = parse("GET / HTTP/1.1\r\nX-Route-Key: alice\r\n\r\n");
     std::size_t owner = owner_of("alice", 3);
@@ -98,7 +93,6 @@ TEST(Route, OnlyAnotherWorkersKeyGoesElsewhere) {
 }
 
 TEST(HandBack, TheConnectionTravelsWithEveryByteRead) {
-    FORKLAB_POINTS(3);
     Pairs p;
     int number = p.conn.get();
     std::string read = "GET /a HTTP/1.1\r\nX-Route-Key: k\r\n" + std::string(9000, 'h');
@@ -122,7 +116,6 @@ TEST(HandBack, TheConnectionTravelsWithEveryByteRead) {
 }
 
 TEST(HandBack, WhatCannotTravelWholeStaysHere) {
-    FORKLAB_POINTS(2);
     Pairs p;
     CarriedMessage out;
     std::string too_much(max_carried + 1, 'x');
@@ -137,7 +130,6 @@ TEST(HandBack, WhatCannotTravelWholeStaysHere) {
 }
 
 TEST(CarriedMessage, OnlyAWholeHandBackOrForwardIsValid) {
-    FORKLAB_POINTS(1);
     CarriedMessage m;
     m.command = Command::forward;
     m.bytes = 10;

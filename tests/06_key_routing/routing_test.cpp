@@ -9,7 +9,6 @@
 #include <set>
 
 #include "fd_passing_support.hpp"
-#include "harness/points.hpp"
 #include "harness/server.hpp"
 
 namespace forklab::test {
@@ -26,7 +25,6 @@ std::string owner_of_key(int port, const std::string& key) {
 }
 
 TEST(Routing, TheSameKeyAlwaysReachesTheSameWorker) {
-    FORKLAB_POINTS(3);
     Server server({"--workers", "3", "--route", "header:X-Route-Key"});
     ASSERT_TRUE(server.ready());
     std::set<std::string> owners;
@@ -49,7 +47,6 @@ TEST(Routing, TheSameKeyAlwaysReachesTheSameWorker) {
 }
 
 TEST(Routing, AHandedBackRequestArrivesWhole) {
-    FORKLAB_POINTS(3);
     Server server({"--route", "header:X-Route-Key"});
     ASSERT_TRUE(server.ready());
     // A big head (7 KiB of headers), split over two writes, with a second request pipelined
@@ -88,7 +85,6 @@ TEST(Routing, AHandedBackRequestArrivesWhole) {
 }
 
 TEST(Routing, ThePathsFirstSegmentCanBeTheKey) {
-    FORKLAB_POINTS(1);
     Server server({"--workers", "3", "--route", "path"});
     ASSERT_TRUE(server.ready());
     std::set<std::string> pids;

@@ -13,7 +13,6 @@
 
 #include "forklab/fd.hpp"
 #include "forklab/net.hpp"
-#include "harness/points.hpp"
 #include "harness/server.hpp"
 #include "listen_fds.hpp"
 
@@ -50,7 +49,6 @@ bool variables_gone() {
 }
 
 TEST(TakeListener, TakesAListeningSocketPassedToThisProcess) {
-    FORKLAB_POINTS(2);
     Fd listener = listen_on({"127.0.0.1", 0});
     EXPECT_EQ(in_child([&] {
                   pass_as_3(listener.get(), ::getpid());
@@ -68,7 +66,6 @@ TEST(TakeListener, TakesAListeningSocketPassedToThisProcess) {
 }
 
 TEST(TakeListener, IgnoresVariablesMeantForAnotherProcess) {
-    FORKLAB_POINTS(2);
     Fd listener = listen_on({"127.0.0.1", 0});
     EXPECT_EQ(in_child([&] {
                   pass_as_3(listener.get(), ::getppid());  // inherited from a parent
@@ -141,7 +138,6 @@ std::string exec_and_report(int listener_at) {
 }
 
 TEST(ExecPlan, PassesTheListenerAs3AndTheReadinessPipeAs4) {
-    FORKLAB_POINTS(2);
     std::string text = exec_and_report(-1);
     std::istringstream in(text);
     std::string listen_pid, own_pid, fds, extra;
@@ -154,7 +150,6 @@ TEST(ExecPlan, PassesTheListenerAs3AndTheReadinessPipeAs4) {
 }
 
 TEST(ExecPlan, AListenerAlreadyAt3StillCrossesExec) {
-    FORKLAB_POINTS(2);
     // The second upgrade in a row: the listener was taken over as 3 and is close-on-exec.
     std::string text = exec_and_report(3);
     EXPECT_NE(text.find("socke\npipe:"), std::string::npos)

@@ -15,7 +15,6 @@
 
 #include "forklab/net.hpp"
 #include "harness/http_client.hpp"
-#include "harness/points.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"
 #include "harness/temp_dir.hpp"
@@ -133,7 +132,6 @@ std::size_t count_of(const std::string& text, const std::string& what) {
 }
 
 TEST(LiveUpgrade, Usr2UnderLoadLosesNoRequest) {
-    FORKLAB_POINTS(3);
     Deployed d;
     ASSERT_TRUE(d.server().ready());
     pid_t old = d.server().pid();
@@ -159,7 +157,6 @@ TEST(LiveUpgrade, Usr2UnderLoadLosesNoRequest) {
 }
 
 TEST(LiveUpgrade, ANewBinaryThatExitsAtStartIsRolledBack) {
-    FORKLAB_POINTS(2);
     Deployed d;
     ASSERT_TRUE(d.server().ready());
     pid_t old = d.server().pid();
@@ -182,7 +179,6 @@ TEST(LiveUpgrade, ANewBinaryThatExitsAtStartIsRolledBack) {
 }
 
 TEST(LiveUpgrade, ANewBinaryNeverReadyIsRolledBackAndASecondUsr2IsRefused) {
-    FORKLAB_POINTS(2);
     Deployed d({"--upgrade-timeout", "1"});
     ASSERT_TRUE(d.server().ready());
     pid_t old = d.server().pid();
@@ -211,7 +207,6 @@ TEST(LiveUpgrade, ANewBinaryNeverReadyIsRolledBackAndASecondUsr2IsRefused) {
 }
 
 TEST(LiveUpgrade, TenUpgradesInARowLeakNothing) {
-    FORKLAB_POINTS(3);
     Deployed d;
     ASSERT_TRUE(d.server().ready());
     std::vector<pid_t> masters = {d.server().pid()};
@@ -251,7 +246,6 @@ std::string fd_target(pid_t pid, int fd) {
 // The test passes the socket the way systemd does: it listens, and a shell moves the socket to 3,
 // sets LISTEN_FDS and LISTEN_PID (its own pid, which exec keeps) and execs the server.
 TEST(SocketActivation, ServesThePassedSocketAndNeverBinds) {
-    FORKLAB_POINTS(2);
     Fd listener = listen_on({"127.0.0.1", 0});
     int port = local_endpoint(listener.get()).port;
     ASSERT_NE(::fcntl(listener.get(), F_SETFD, 0), -1);  // this one crosses the harness's exec
@@ -271,7 +265,6 @@ TEST(SocketActivation, ServesThePassedSocketAndNeverBinds) {
 }
 
 TEST(SocketActivation, LeavesASocketMeantForAnotherProcessAlone) {
-    FORKLAB_POINTS(2);
     Fd listener = listen_on({"127.0.0.1", 0});
     int port = local_endpoint(listener.get()).port;
     ASSERT_NE(::fcntl(listener.get(), F_SETFD, 0), -1);

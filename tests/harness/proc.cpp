@@ -3,7 +3,10 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include "harness/proc.hpp"
@@ -16,6 +19,17 @@ using procfs::slurp;
 bool alive(pid_t pid) {
     auto s = proc_stat(pid);
     return s && s->state != 'Z' && s->state != 'X';
+}
+
+std::vector<pid_t> children_alive_together(pid_t parent) {
+    std::vector<pid_t> seen = live_children(parent);
+    std::vector<pid_t> together;
+    for (pid_t pid : seen) {
+        if (alive(pid)) {
+            together.push_back(pid);
+        }
+    }
+    return together;
 }
 
 std::vector<pid_t> zombie_children(pid_t parent) {
@@ -92,6 +106,34 @@ std::string status_field(pid_t pid, const std::string& key) {
 int umask_of(pid_t pid) {
     std::string text = status_field(pid, "Umask");
     return text.empty() ? -1 : static_cast<int>(std::strtol(text.c_str(), nullptr, 8));
+}
+
+std::string octal(long mode) {
+    if (mode < 0) {
+        return "-1";
+    }
+    char text[24];
+    std::snprintf(text, sizeof text, "0%03lo", mode);
+    return text;
+}
+
+std::string signal_names(const std::string& hex_mask, bool with_libc) {
+    unsigned long long mask = std::strtoull(hex_mask.c_str(), nullptr, 16);
+    std::string names;
+    for (int sig = 1; sig <= 64; ++sig) {
+        if ((mask & (1ULL << (sig - 1))) == 0) {
+            continue;
+        }
+        if (sig >= 32 && sig < SIGRTMIN && !with_libc) {
+            continue;  // glibc's internal signals
+        }
+        const char* abbrev = sig < SIGRTMIN ? ::sigabbrev_np(sig) : nullptr;
+        names += (names.empty() ? "" : " ") +
+                 (abbrev != nullptr ? std::string(abbrev)
+                                    : (sig < SIGRTMIN ? "SIG" : "RTMIN+") +
+                                          std::to_string(sig < SIGRTMIN ? sig : sig - SIGRTMIN));
+    }
+    return names.empty() ? "none" : names;
 }
 
 std::vector<LockEntry> proc_locks() {

@@ -4,10 +4,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 
 #include "forklab/fd.hpp"
@@ -111,6 +113,37 @@ std::vector<pid_t> live_children(pid_t parent) {
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+std::vector<pid_t> live_descendants(pid_t root) {
+    std::vector<ProcStat> all = all_processes();
+    std::vector<pid_t> found{root};
+    std::vector<pid_t> live;
+    // Breadth first over parent links: a pid joins once its parent is in the tree.
+    for (std::size_t i = 0; i < found.size(); ++i) {
+        for (const ProcStat& s : all) {
+            if (s.ppid == found[i]) {
+                found.push_back(s.pid);
+                if (s.state != 'Z') {
+                    live.push_back(s.pid);
+                }
+            }
+        }
+    }
+    return live;
+}
+
+void kill_descendants(pid_t self) {
+    for (;;) {
+        for (pid_t pid : live_descendants(self)) {
+            ::kill(pid, SIGKILL);
+        }
+        // Each round reaps one ended child; orphans of the killed reparent here (the caller is a
+        // subreaper) and are killed and reaped in later rounds. No children left: done.
+        if (::waitpid(-1, nullptr, 0) == -1 && errno == ECHILD) {
+            return;
+        }
+    }
 }
 
 }  // namespace forklab::procfs

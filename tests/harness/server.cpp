@@ -17,6 +17,7 @@
 
 #include "forklab/error.hpp"
 #include "forklab/fd.hpp"
+#include "harness/kept.hpp"
 #include "harness/proc.hpp"
 #include "harness/wait.hpp"
 
@@ -34,30 +35,6 @@ std::string make_temp_dir() {
         throw_errno("mkdtemp " + templ);
     }
     return templ;
-}
-
-/// exec()s \p binary with \p args; only returns (with _exit) on failure. Runs in a child.
-[[noreturn]] void exec_or_die(const std::string& binary, const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(binary.c_str()));
-    for (const std::string& a : args) {
-        argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
-    std::string msg = "exec " + binary + ": " + std::strerror(errno) + "\n";
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, msg.data(), msg.size());
-    ::_exit(127);
-}
-
-int decode(int status) {
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/// Reaps every ended child of the test process (launchers, and orphans handed to us as subreaper).
-void reap_all() {
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
 }
 
 }  // namespace
@@ -91,25 +68,16 @@ RunResult run(const std::string& binary, const std::vector<std::string>& args,
     RunResult result;
     Pipe out = make_pipe();
     Pipe err = make_pipe();
-    pid_t pid = ::fork();
-    if (pid == -1) {
-        throw_errno("fork");
-    }
-    if (pid == 0) {
-        ::dup2(out.write_end.get(), STDOUT_FILENO);
-        ::dup2(err.write_end.get(), STDERR_FILENO);
-        int devnull = ::open("/dev/null", O_RDONLY);
-        ::dup2(devnull, STDIN_FILENO);
-        exec_or_die(binary, args);
-    }
+    Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    Kept kept(binary, args, devnull.get(), out.write_end.get(), err.write_end.get());
     out.write_end.reset();
     err.write_end.reset();
     auto deadline = Clock::now() + timeout;
     std::optional<Clock::time_point> exited_at;
-    int status = 0;
+    std::optional<int> status;
     ChildOutput output(out.read_end.get(), err.read_end.get());
     while (!output.done()) {
-        if (!exited_at && ::waitpid(pid, &status, WNOHANG) == pid) {
+        if (!exited_at && (status = kept.status_of(kept.launched()))) {
             exited_at = Clock::now();
         }
         // After the process exits, a descendant may still hold the pipes (a daemon): stop soon.
@@ -121,22 +89,25 @@ RunResult run(const std::string& binary, const std::vector<std::string>& args,
     }
     result.out = std::move(output.out);
     result.err = std::move(output.err);
-    if (!exited_at) {
-        if (!eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; },
-                        std::chrono::milliseconds(std::max<long>(
-                            0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                                     Clock::now())
-                                   .count())))) {
-            result.timed_out = true;
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-        }
+    if (!status) {
+        auto left = std::max(deadline - Clock::now(), Clock::duration::zero());
+        status = kept.wait_for(kept.launched(),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(left));
     }
-    result.exit_code = decode(status);
-    return result;
+    if (!status) {
+        result.timed_out = true;
+        ::kill(kept.launched(), SIGKILL);
+        status = kept.wait_for(kept.launched(), std::chrono::seconds(5));
+    }
+    result.exit_code = status ? decode_status(*status) : -1;
+    // A process that goes on once the launched one has exited (a daemon that started although
+    // it should have refused) is left running; give the rest a moment to finish exiting.
+    eventually([&] { return kept.processes().empty(); }, std::chrono::seconds(1));
+    result.left_running = kept.processes();
+    return result;  // ~Kept kills whatever it left running (a daemon that should have refused)
 }
 
-Server::Server(std::vector<std::string> args, std::string binary) {
+Server::Server(std::vector<std::string> args, std::string binary, const std::vector<int>& pass) {
     if (binary.empty()) {
         ADD_FAILURE() << "FORKLAB_SERVER is not set: run the tests through ctest or a grade target";
         return;
@@ -156,20 +127,11 @@ Server::Server(std::vector<std::string> args, std::string binary) {
         args.insert(args.begin(), {"--listen", "127.0.0.1:0"});
     }
     Pipe out = make_pipe();
-    launched_ = ::fork();
-    if (launched_ == -1) {
-        throw_errno("fork");
-    }
-    if (launched_ == 0) {
-        ::setpgid(0, 0);
-        ::dup2(out.write_end.get(), STDOUT_FILENO);
-        int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-        ::dup2(log, STDERR_FILENO);
-        int devnull = ::open("/dev/null", O_RDONLY);
-        ::dup2(devnull, STDIN_FILENO);
-        exec_or_die(binary, args);
-    }
-    ::setpgid(launched_, launched_);  // also here: whichever runs first, the group exists
+    Fd log_fd(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    kept_ = std::make_unique<Kept>(binary, args, devnull.get(), out.write_end.get(), log_fd.get(),
+                                   pass);
+    launched_ = kept_->launched();
     out.write_end.reset();
 
     // The readiness line: "forklab: listening on HOST:PORT pid PID".
@@ -223,21 +185,22 @@ bool Server::exited() {
     if (reaped_ || pid_ <= 0) {
         return true;
     }
-    int status = 0;
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
+    // The keeper reaps the master (its child, or an orphan handed to it) and reports the status.
+    if (std::optional<int> status = kept_->status_of(pid_)) {
         reaped_ = true;
-        exit_code_ = decode(status);
-        return true;
-    }
-    if (r == -1 && errno == ECHILD && !alive(pid_)) {
-        if (proc_stat(pid_)) {
-            return false;  // a zombie whose parent (a daemon's launcher) is about to hand it to us
-        }
-        reaped_ = true;  // not our child (a daemon before it was handed to us): gone all the same
+        exit_code_ = decode_status(*status);
         return true;
     }
     return false;
+}
+
+std::optional<int> Server::exit_of(pid_t pid, std::chrono::milliseconds timeout) {
+    std::optional<int> status = kept_ ? kept_->wait_for(pid, timeout) : std::nullopt;
+    return status ? std::optional<int>(decode_status(*status)) : std::nullopt;
+}
+
+pid_t Server::keeper_pid() const {
+    return kept_ ? kept_->keeper() : -1;
 }
 
 int Server::stop(int sig, std::chrono::milliseconds timeout) {
@@ -257,35 +220,24 @@ int Server::stop(int sig, std::chrono::milliseconds timeout) {
 }
 
 void Server::cleanup() {
-    if (launched_ <= 0) {
+    if (!kept_) {
         return;
     }
-    pid_t group = launched_;
     if (pid_ > 0 && !exited()) {
         stop(SIGTERM);
     }
-    reap_all();
-    auto leftovers = [&] {
-        std::vector<ProcStat> left;
-        for (const ProcStat& s : all_processes()) {
-            bool ours = s.pgrp == group || (session_ > 0 && s.session == session_);
-            if (ours && s.state != 'Z' && s.pid != ::getpid()) {
-                left.push_back(s);
-            }
-        }
-        return left;
-    };
     // The master has exited: its workers must be gone too (give them a moment to finish dying).
-    if (!eventually([&] { return leftovers().empty(); }, std::chrono::seconds(3))) {
+    // Everything it started is below the keeper, daemons and orphans included.
+    if (!eventually([&] { return kept_->processes().empty(); }, std::chrono::seconds(3))) {
         std::ostringstream names;
-        for (const ProcStat& s : leftovers()) {
-            names << " " << s.pid << "(" << s.comm << ", ppid " << s.ppid << ")";
-            ::kill(s.pid, SIGKILL);
+        for (pid_t pid : kept_->processes()) {
+            auto s = proc_stat(pid);
+            names << " " << pid << "(" << (s ? s->comm : "?") << ", ppid " << (s ? s->ppid : 0)
+                  << ")";
         }
         ADD_FAILURE() << "processes left behind after the server exited:" << names.str();
-        eventually([&] { return leftovers().empty(); }, std::chrono::seconds(5));
     }
-    reap_all();
+    kept_->end();  // kills whatever is left
     if (!allow_crashes_) {
         static const std::regex crash(
             R"(killed by signal|AddressSanitizer|LeakSanitizer|runtime error:|terminate called)");
@@ -296,7 +248,7 @@ void Server::cleanup() {
     }
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
-    launched_ = -1;
+    kept_.reset();
 }
 
 }  // namespace forklab::test

@@ -21,6 +21,11 @@ using procfs::slurp;  // any small file, not only under /proc: "" when it cannot
 
 /// True when \p pid exists and is not a zombie.
 bool alive(pid_t pid);
+/// The children of \p parent that were all alive at one moment: a scan of /proc takes a while,
+/// so a child that exits early in the scan and one forked late in it would both be counted by a
+/// plain scan although they never ran together. Each child seen is checked again after the
+/// scan; those still alive were all alive when the scan ended. May count fewer, never more.
+std::vector<pid_t> children_alive_together(pid_t parent);
 /// Children of \p parent that are zombies.
 std::vector<pid_t> zombie_children(pid_t parent);
 /// Processes in process group \p pgid or session \p pgid.
@@ -37,6 +42,15 @@ std::string cwd(pid_t pid);
 std::string status_field(pid_t pid, const std::string& key);
 /// The umask of \p pid as a number (from /proc/PID/status), or -1.
 int umask_of(pid_t pid);
+
+/// A file mode or umask the way people write it, in octal: 0644, 0027 ("-1" for -1).
+std::string octal(long mode);
+/// The signals of a mask from /proc/PID/status (SigIgn, SigBlk ...: "0000000000001000") by name,
+/// "PIPE" or "HUP PIPE", "none" for none. glibc's own real-time signals 32 and 33 (used for
+/// thread cancellation and set*id) are left out unless \p with_libc: a program cannot change
+/// their disposition through glibc, so what it inherited there (ninja and other posix_spawn
+/// callers leave them ignored) says nothing about the program.
+std::string signal_names(const std::string& hex_mask, bool with_libc = false);
 
 /// One line of /proc/locks.
 struct LockEntry {

@@ -40,4 +40,12 @@ std::vector<ProcStat> children_of(pid_t parent);
 /// Children of \p parent that are not zombies (a master's live workers), sorted by pid.
 std::vector<pid_t> live_children(pid_t parent);
 
+/// Every process below \p root in the tree of parent links that is not a zombie (not \p root).
+std::vector<pid_t> live_descendants(pid_t root);
+/// Kills (SIGKILL) every descendant of the calling process \p self and reaps its children until
+/// none is left. Meant for a child subreaper (PR_SET_CHILD_SUBREAPER), to which the orphans of
+/// what it kills come back: then nothing below it survives, daemons (setsid, double fork)
+/// included. Blocks until the last child is reaped.
+void kill_descendants(pid_t self);
+
 }  // namespace forklab::procfs

@@ -5,10 +5,14 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace forklab::test {
+
+class Kept;
 
 /// The binary under test: $FORKLAB_SERVER (set by CTest to chNN_* or exNN_*).
 std::string server_binary();
@@ -39,12 +43,17 @@ struct RunResult {
     std::string out;         ///< Its stdout.
     std::string err;         ///< Its stderr.
     bool timed_out = false;  ///< Killed after the timeout.
+    /// Processes it left running (a daemon that should have refused to start), killed since.
+    std::vector<pid_t> left_running;
 };
-/// Runs \p binary with \p args to completion (at most \p timeout), capturing its output.
+/// Runs \p binary with \p args to completion (at most \p timeout), capturing its output. It runs
+/// below a keeper (harness/kept.hpp): whatever it leaves running (a daemon) is killed on return.
 RunResult run(const std::string& binary, const std::vector<std::string>& args,
               std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-/// A running server started with `--listen 127.0.0.1:0` in its own process group.
+/// A running server started with `--listen 127.0.0.1:0` in its own process group, below a keeper
+/// process (harness/kept.hpp): the server, its workers and a daemon it detaches die with the test
+/// however the test ends, and inherit no descriptor but 0-2.
 ///
 /// The constructor waits (at most 10 s) for the readiness line
 /// `forklab: listening on 127.0.0.1:PORT pid PID` and records a test failure if it does not
@@ -54,8 +63,10 @@ RunResult run(const std::string& binary, const std::vector<std::string>& args,
 /// allow_crashes() was called.
 class Server {
   public:
-    /// Starts \p binary (default server_binary()) with \p args.
-    explicit Server(std::vector<std::string> args = {}, std::string binary = server_binary());
+    /// Starts \p binary (default server_binary()) with \p args; the server inherits the
+    /// descriptors in \p pass besides 0-2 (none by default).
+    explicit Server(std::vector<std::string> args = {}, std::string binary = server_binary(),
+                    const std::vector<int>& pass = {});
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -68,6 +79,11 @@ class Server {
     [[nodiscard]] pid_t pid() const { return pid_; }
     /// The pid of the process the harness started (the launcher for a daemon).
     [[nodiscard]] pid_t launched_pid() const { return launched_; }
+    /// The keeper's pid: the parent of the launched process and of any orphan below it.
+    [[nodiscard]] pid_t keeper_pid() const;
+    /// The exit code (128+signal when killed) of \p pid, a process below the keeper (the launcher,
+    /// say), once it has ended; nothing if it has not within \p timeout.
+    std::optional<int> exit_of(pid_t pid, std::chrono::milliseconds timeout);
     /// The session of a daemon started by the harness (0 when it stayed in ours).
     [[nodiscard]] pid_t session() const { return session_; }
     /// Everything the server wrote on stderr (or into the log file passed to it) so far.
@@ -101,6 +117,7 @@ class Server {
   private:
     void cleanup();
 
+    std::unique_ptr<Kept> kept_;
     std::string dir_;
     std::string log_path_;
     std::string log_file_;  // the server's own --log-file, if it was given one
