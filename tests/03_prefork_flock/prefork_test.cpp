@@ -396,6 +396,10 @@ TEST(Prefork, Usr1ReopensTheLogInTheMasterAndEveryWorker) {
             return std::find(fds.begin(), fds.end(), log + ".1") != fds.end();
         });
     })) << "a process still writes to the rotated log";
+    // A process switches its descriptor first and says so in the new file just after: wait for
+    // the four lines, then check there are no more.
+    EXPECT_TRUE(eventually([&] { return count_of(slurp(log), "log reopened") >= 4; }))
+        << slurp(log);
     std::string text = slurp(log);
     EXPECT_EQ(count_of(text, "log reopened"), 4u) << text;
     EXPECT_EQ(server.stop(SIGTERM), 0);

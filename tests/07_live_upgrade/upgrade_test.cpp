@@ -243,18 +243,16 @@ std::string fd_target(pid_t pid, int fd) {
         .string();
 }
 
-// The test passes the socket the way systemd does: it listens, and a shell moves the socket to 3,
-// sets LISTEN_FDS and LISTEN_PID (its own pid, which exec keeps) and execs the server.
+// The test passes the socket the way systemd does: it listens, the harness hands the socket on as
+// descriptor 3, and a shell sets LISTEN_FDS and LISTEN_PID (its own pid, which exec keeps) and
+// execs the server.
 TEST(SocketActivation, ServesThePassedSocketAndNeverBinds) {
     Fd listener = listen_on({"127.0.0.1", 0});
     int port = local_endpoint(listener.get()).port;
-    ASSERT_NE(::fcntl(listener.get(), F_SETFD, 0), -1);  // this one crosses the harness's exec
-    std::string n = std::to_string(listener.get());
     // --listen names the same port: a server that bound it anyway would fail (EADDRINUSE).
-    Server server(
-        {"-c", "exec 3<&" + n + " " + n + "<&-; LISTEN_FDS=1 LISTEN_PID=$$ exec \"$0\" \"$@\"",
-         server_binary(), "--listen", "127.0.0.1:" + std::to_string(port), "--workers", "2"},
-        "/bin/sh");
+    Server server({"-c", "LISTEN_FDS=1 LISTEN_PID=$$ exec \"$0\" \"$@\"", server_binary(),
+                   "--listen", "127.0.0.1:" + std::to_string(port), "--workers", "2"},
+                  "/bin/sh", {listener.get()});
     listener.reset();
     ASSERT_TRUE(server.ready()) << server.log();
     EXPECT_EQ(server.port(), port);
@@ -267,13 +265,10 @@ TEST(SocketActivation, ServesThePassedSocketAndNeverBinds) {
 TEST(SocketActivation, LeavesASocketMeantForAnotherProcessAlone) {
     Fd listener = listen_on({"127.0.0.1", 0});
     int port = local_endpoint(listener.get()).port;
-    ASSERT_NE(::fcntl(listener.get(), F_SETFD, 0), -1);
-    std::string n = std::to_string(listener.get());
     // LISTEN_PID names the shell's parent: the variables were inherited, not meant for us.
-    Server server(
-        {"-c", "exec 3<&" + n + " " + n + "<&-; LISTEN_FDS=1 LISTEN_PID=$PPID exec \"$0\" \"$@\"",
-         server_binary(), "--listen", "127.0.0.1:0", "--workers", "2"},
-        "/bin/sh");
+    Server server({"-c", "LISTEN_FDS=1 LISTEN_PID=$PPID exec \"$0\" \"$@\"", server_binary(),
+                   "--listen", "127.0.0.1:0", "--workers", "2"},
+                  "/bin/sh", {listener.get()});
     ASSERT_TRUE(server.ready()) << server.log();
     EXPECT_NE(server.port(), port) << "took a socket LISTEN_PID did not give it";
     EXPECT_EQ(get(server.port(), "/").status, 200);
