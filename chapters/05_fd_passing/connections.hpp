@@ -20,7 +20,8 @@ namespace forklab::ch05 {
 struct ConnectionLimits {
     long read_timeout_ms = 5000;       ///< A request head must be complete within this (else 408).
     long keepalive_timeout_ms = 5000;  ///< An idle keep-alive connection is closed after this.
-    long write_timeout_ms = 10000;     ///< A response that makes no progress for this is dropped.
+    long write_timeout_ms = 10000;     ///< A response not taken whole this long after it first
+                                       ///< blocked is dropped.
     long max_connections = 4096;       ///< Open connections at most; more are answered 503.
 };
 

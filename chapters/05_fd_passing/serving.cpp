@@ -136,7 +136,11 @@ Connections::Progress Connections::flush(Conn& c, Clock::time_point now) {
                 close(c);  // the socket is full and epoll cannot tell us when it has room
                 return Progress::closed;
             }
-            writing_.arm(c, now);  // wait for room, read nothing meanwhile
+            // Wait for room, read nothing meanwhile. Armed once per response, when it first
+            // blocks: a client that reads a little at a time must not push the deadline back.
+            if (c.list != &writing_) {
+                writing_.arm(c, now);
+            }
             return Progress::pending;
         } else {
             close(c);  // EPIPE, ECONNRESET: the client went away

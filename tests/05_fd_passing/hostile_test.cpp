@@ -2,11 +2,16 @@
 /// \brief Chapter 05 against hostile clients: framing a proxy could read differently (request
 /// smuggling) on keep-alive connections, and a flood of empty lines.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
+#include <algorithm>
+#include <atomic>
 #include <string>
+#include <thread>
 
 #include "harness/hostile.hpp"
 #include "harness/http_client.hpp"
+#include "harness/proc.hpp"
 #include "harness/server.hpp"
 #include "harness/wait.hpp"
 
@@ -55,6 +60,43 @@ TEST(Hostile, AFloodOfEmptyLinesIsCutAtTheHeadLimit) {
     Flood flood(server.port(), std::string(16384, '\n'), 30s);
     EXPECT_TRUE(eventually([&] { return flood.cuts() > 0; }, 10s));
     flood.stop();
+    EXPECT_EQ(get(server.port(), "/").status, 200);
+}
+
+/// Sockets \p pid holds open.
+std::size_t sockets_of(pid_t pid) {
+    auto fds = fd_targets(pid);
+    return static_cast<std::size_t>(std::count_if(
+        fds.begin(), fds.end(), [](const auto& t) { return t.rfind("socket:", 0) == 0; }));
+}
+
+// A client that takes 16 KiB every 50 ms makes every send progress, and 16 MiB would take it
+// about 50 s (a small receive buffer keeps the kernel from hiding the pace). The write timeout is
+// a total for the response, not a time without progress: the worker lets the connection go long
+// before (the client may still drain what the kernel had queued).
+TEST(Hostile, ASlowReaderIsCutAtTheWriteDeadline) {
+    Server server({"--workers", "1"});
+    ASSERT_TRUE(server.ready());
+    ASSERT_TRUE(eventually([&] { return live_children(server.pid()).size() == 1; }));
+    pid_t worker = live_children(server.pid()).front();
+    std::size_t before = sockets_of(worker);
+    Fd slow = connect_to(server.port(), 16384);
+    ASSERT_TRUE(send_all(slow.get(), "GET /bytes/16777216 HTTP/1.1\r\n\r\n"));
+    std::atomic<bool> reading{true};
+    SlowRead seen;
+    std::thread reader([&] {
+        seen = read_slowly(slow.get(), 16384, 50ms, 60s);
+        reading = false;
+    });
+    bool held = eventually([&] { return sockets_of(worker) > before; }, 5s);
+    bool let_go = held && eventually([&] { return sockets_of(worker) == before; }, 25s);
+    bool still_reading = reading;
+    ::shutdown(slow.get(), SHUT_RDWR);  // ends the reader
+    reader.join();
+    EXPECT_TRUE(held) << "the worker never took the connection";
+    EXPECT_TRUE(let_go) << "still sending after 25 s to a client that reads a little at a time";
+    EXPECT_TRUE(still_reading) << "let go only once the reader had everything";
+    EXPECT_LT(seen.bytes, 16u << 20);
     EXPECT_EQ(get(server.port(), "/").status, 200);
 }
 
