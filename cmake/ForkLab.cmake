@@ -71,7 +71,7 @@ endfunction()
 # tests; tests/NN_name/points.txt gives each its points. Configure fails when a graded test is
 # missing from the table or the table names a test that does not exist. The grader's manifest
 # goes to <build>/grade/exNN.manifest; targets:
-#   - grade_exNN: builds the student's version and grades it (tools/grade/grade.cpp);
+#   - grade_exNN: builds the student's version and grades it (tests/grader/grade.cpp);
 #   - grade_build_exNN: only builds what grading exNN runs;
 #   - grade_all (top-level CMakeLists.txt): every exercise, ending in `Total: X/Y`.
 function(forklab_behaviour_tests name)

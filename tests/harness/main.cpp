@@ -2,7 +2,7 @@
 /// \brief The main of every test binary: GoogleTest, with SIGPIPE ignored and the test process a
 /// child subreaper.
 ///
-/// Points and scores are not its business: the grader (tools/grade) runs each test on its own and
+/// Points and scores are not its business: the grader (tests/grader) runs each test on its own and
 /// takes the points from the exercise's table (tests/NN_name/points.txt).
 #include <gtest/gtest.h>
 #include <sys/prctl.h>
