@@ -140,8 +140,20 @@ TEST(Serving, TenThousandConnectionsLaterNoDescriptorGrowth) {
     load::LoadResult result = load::run_load(load_on(server.port(), 16, 10000, false));
     EXPECT_EQ(result.ok, 10000);
     EXPECT_EQ(result.error_count(), 0);
+    // No growth: a descriptor leaked per connection would show as thousands. The baseline may
+    // still hold one the master was about to close (a warm-up connection in passing), so fewer
+    // than before is fine.
     std::vector<int> after;
-    EXPECT_TRUE(eventually([&] { return (after = counts()) == before; }, 3s))
+    auto no_growth = [&] {
+        after = counts();
+        for (std::size_t i = 0; i < after.size(); ++i) {
+            if (after[i] > before[i]) {
+                return false;
+            }
+        }
+        return true;
+    };
+    EXPECT_TRUE(eventually(no_growth, 3s))
         << "descriptors: master " << before[0] << " -> " << after[0] << ", workers " << before[1]
         << " -> " << after[1] << " and " << before[2] << " -> " << after[2];
     EXPECT_EQ(live_children(server.pid()), workers) << "no worker died on the way";
