@@ -1,10 +1,6 @@
 /// \file
 /// \brief Chapter 03 against hostile clients: one worker, and a client that tries to keep it.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-
-#include <atomic>
-#include <thread>
 
 #include "harness/hostile.hpp"
 #include "harness/http_client.hpp"
@@ -38,18 +34,10 @@ TEST(Hostile, AFloodOfEmptyLinesIsCutAndOthersAreServedMeanwhile) {
 TEST(Hostile, ASlowReaderIsCutAtTheWriteDeadline) {
     Server server({"--workers", "1"});
     ASSERT_TRUE(server.ready());
-    Fd slow = connect_to(server.port(), 16384);
-    ASSERT_TRUE(send_all(slow.get(), "GET /bytes/16777216 HTTP/1.1\r\n\r\n"));
-    std::atomic<bool> reading{true};
-    SlowRead seen;
-    std::thread reader([&] {
-        seen = read_slowly(slow.get(), 16384, 50ms, 60s);
-        reading = false;
-    });
+    SlowClient slow(server.port(), "/bytes/16777216");
     bool freed = eventually([&] { return get(server.port(), "/", 2s).status == 200; }, 25s);
-    bool still_reading = reading;
-    ::shutdown(slow.get(), SHUT_RDWR);  // ends the reader
-    reader.join();
+    bool still_reading = slow.reading();
+    SlowRead seen = slow.stop();
     EXPECT_TRUE(freed) << "the worker still sends to a client that takes a little at a time";
     EXPECT_TRUE(still_reading) << "freed only once the reader had everything";
     EXPECT_LT(seen.bytes, 16u << 20);

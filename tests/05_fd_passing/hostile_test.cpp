@@ -2,12 +2,9 @@
 /// \brief Chapter 05 against hostile clients: framing a proxy could read differently (request
 /// smuggling) on keep-alive connections, and a flood of empty lines.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 
 #include <algorithm>
-#include <atomic>
 #include <string>
-#include <thread>
 
 #include "harness/hostile.hpp"
 #include "harness/http_client.hpp"
@@ -80,19 +77,11 @@ TEST(Hostile, ASlowReaderIsCutAtTheWriteDeadline) {
     ASSERT_TRUE(eventually([&] { return live_children(server.pid()).size() == 1; }));
     pid_t worker = live_children(server.pid()).front();
     std::size_t before = sockets_of(worker);
-    Fd slow = connect_to(server.port(), 16384);
-    ASSERT_TRUE(send_all(slow.get(), "GET /bytes/16777216 HTTP/1.1\r\n\r\n"));
-    std::atomic<bool> reading{true};
-    SlowRead seen;
-    std::thread reader([&] {
-        seen = read_slowly(slow.get(), 16384, 50ms, 60s);
-        reading = false;
-    });
+    SlowClient slow(server.port(), "/bytes/16777216");
     bool held = eventually([&] { return sockets_of(worker) > before; }, 5s);
     bool let_go = held && eventually([&] { return sockets_of(worker) == before; }, 25s);
-    bool still_reading = reading;
-    ::shutdown(slow.get(), SHUT_RDWR);  // ends the reader
-    reader.join();
+    bool still_reading = slow.reading();
+    SlowRead seen = slow.stop();
     EXPECT_TRUE(held) << "the worker never took the connection";
     EXPECT_TRUE(let_go) << "still sending after 25 s to a client that reads a little at a time";
     EXPECT_TRUE(still_reading) << "let go only once the reader had everything";

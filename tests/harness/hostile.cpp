@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "forklab/error.hpp"
 #include "harness/http_client.hpp"
 
 namespace forklab::test {
@@ -79,6 +80,29 @@ SlowRead read_slowly(int fd, std::size_t chunk, std::chrono::milliseconds pause,
         std::this_thread::sleep_for(pause);
     }
     return r;
+}
+
+SlowClient::SlowClient(int port, const std::string& path) : conn_(connect_to(port, 16384)) {
+    if (!send_all(conn_.get(), "GET " + path + " HTTP/1.1\r\n\r\n")) {
+        throw_errno("send");
+    }
+    thread_ = std::thread([this] {
+        seen_ = read_slowly(conn_.get(), 16384, std::chrono::milliseconds(50),
+                            std::chrono::seconds(60));
+        reading_ = false;
+    });
+}
+
+SlowClient::~SlowClient() {
+    stop();
+}
+
+SlowRead SlowClient::stop() {
+    if (thread_.joinable()) {
+        ::shutdown(conn_.get(), SHUT_RDWR);  // ends the reader
+        thread_.join();
+    }
+    return seen_;
 }
 
 }  // namespace forklab::test

@@ -57,4 +57,28 @@ struct SlowRead {
 SlowRead read_slowly(int fd, std::size_t chunk, std::chrono::milliseconds pause,
                      std::chrono::milliseconds bound);
 
+/// A client that asks 127.0.0.1:\p port for \p path and reads the reply 16 KiB every 50 ms on a
+/// thread of its own (at most 60 s), with a 16 KiB receive buffer so that the kernel cannot hide
+/// the pace: every send of the server makes progress, and 16 MiB would take about 50 s.
+class SlowClient {
+  public:
+    /// Connects, sends the request and starts reading. Throws std::system_error if it cannot.
+    SlowClient(int port, const std::string& path);
+    /// stop(), if not done yet.
+    ~SlowClient();
+    SlowClient(const SlowClient&) = delete;
+    SlowClient& operator=(const SlowClient&) = delete;
+
+    /// True while the reply is still coming (neither cut by the server nor all read).
+    [[nodiscard]] bool reading() const { return reading_.load(); }
+    /// Shuts the connection down, waits for the thread and returns what it saw.
+    SlowRead stop();
+
+  private:
+    Fd conn_;
+    SlowRead seen_;
+    std::atomic<bool> reading_{true};
+    std::thread thread_;
+};
+
 }  // namespace forklab::test
