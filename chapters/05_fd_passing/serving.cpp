@@ -92,7 +92,8 @@ void Connections::serve(Conn& c, Clock::time_point now) {
 
 Connections::Progress Connections::respond(Conn& c, const Response& response,
                                            Clock::time_point now) {
-    c.out = serialize_head(response, c.keep_alive);
+    c.out.clear();
+    append_head(c.out, response, c.keep_alive);  // into the buffer the connection kept
     c.generated = 0;
     if (!c.head_only) {
         c.out += response.body;

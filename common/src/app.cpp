@@ -87,9 +87,16 @@ Response error_response(int status) {
     return r;
 }
 
-std::string serialize_head(const Response& response, bool keep_alive) {
-    return http::response_head(response.status, response.content_type, response.body_size(),
+void append_head(std::string& out, const Response& response, bool keep_alive) {
+    http::append_response_head(out, response.status, response.content_type, response.body_size(),
                                keep_alive && !response.close);
+}
+
+std::string serialize_head(const Response& response, bool keep_alive) {
+    std::string head;
+    head.reserve(128);
+    append_head(head, response, keep_alive);
+    return head;
 }
 
 std::string serialize(const Response& response, bool keep_alive, bool head_only) {

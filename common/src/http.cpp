@@ -3,7 +3,6 @@
 #include "forklab/http.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -11,10 +10,28 @@ namespace forklab::http {
 
 namespace {
 
+// HTTP's grammar is ASCII: these never consult the C locale, as <cctype> does (a locale set by
+// a program changes what std::isalnum accepts, and its tables cost a page fault in a new child).
+
+/// An ASCII digit.
+constexpr bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+/// An ASCII letter or digit.
+constexpr bool is_alnum(char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/// \p c with an ASCII capital letter made small; any other byte as it is.
+constexpr char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
 /// An RFC 9110 token character (methods, header names, codings).
 bool is_tchar(char c) {
     static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
-    return std::isalnum(static_cast<unsigned char>(c)) || extra.find(c) != std::string_view::npos;
+    return is_alnum(c) || extra.find(c) != std::string_view::npos;
 }
 
 bool is_token(std::string_view s) {
@@ -51,10 +68,8 @@ std::string_view chomp(std::string_view line) {
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string_view trim(std::string_view s) {
@@ -120,7 +135,13 @@ RequestParser::State RequestParser::next() {
     start_ += pos_;
     pos_ = part_ = line_ = 0;
     step_ = Step::leading;
-    request_ = Request();
+    // Forget the request but keep its memory: a keep-alive connection parses the next one into
+    // the same strings and vector instead of allocating them again.
+    request_.method.clear();
+    request_.target.clear();
+    request_.headers.clear();
+    request_.minor_version = 1;
+    request_.keep_alive = request_.has_body = false;
     content_length_.reset();
     transfer_encoding_ = chunked_last_ = has_host_ = close_ = keep_alive_ = false;
     state_ = State::incomplete;
@@ -219,8 +240,7 @@ RequestParser::State RequestParser::request_line_byte(std::string_view in) {
                     return fail(400);
                 }
                 step_ = Step::version_lf;
-            } else if (i == 5 || i == 7 ? !std::isdigit(static_cast<unsigned char>(c))
-                                        : c != shape[i]) {
+            } else if (i == 5 || i == 7 ? !is_digit(c) : c != shape[i]) {
                 return fail(400);
             }
             break;
@@ -311,6 +331,9 @@ bool RequestParser::take_field(std::string_view line) {
         close_ = close_ || has_token(value, "close");
         keep_alive_ = keep_alive_ || has_token(value, "keep-alive");
     }
+    if (request_.headers.capacity() == 0) {
+        request_.headers.reserve(8);  // one allocation for a usual head, not one per doubling
+    }
     request_.headers.emplace_back(name, value);
     return true;
 }
@@ -358,15 +381,24 @@ std::string_view reason(int status) {
     }
 }
 
+void append_response_head(std::string& out, int status, std::string_view content_type,
+                          std::size_t content_length, bool keep_alive) {
+    char digits[24];  // to_chars into a local buffer: no temporary string per number
+    auto number = [&digits](auto value) {
+        auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+        return std::string_view(digits, static_cast<std::size_t>(end - digits));
+    };
+    out.append("HTTP/1.1 ").append(number(status)).append(" ").append(reason(status));
+    out.append("\r\nContent-Type: ").append(content_type);
+    out.append("\r\nContent-Length: ").append(number(content_length));
+    out.append(keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+}
+
 std::string response_head(int status, std::string_view content_type, std::size_t content_length,
                           bool keep_alive) {
     std::string head;
     head.reserve(128);
-    head.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(reason(status));
-    head.append("\r\nContent-Type: ").append(content_type);
-    head.append("\r\nContent-Length: ").append(std::to_string(content_length));
-    head.append(keep_alive ? "\r\nConnection: keep-alive\r\n\r\n"
-                           : "\r\nConnection: close\r\n\r\n");
+    append_response_head(head, status, content_type, content_length, keep_alive);
     return head;
 }
 

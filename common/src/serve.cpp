@@ -45,10 +45,12 @@ bool wait_until(int fd, short events, Clock::time_point deadline) {
     }
 }
 
-/// Sends all of \p bytes before \p deadline. False when the client went away (EPIPE,
-/// ECONNRESET) or did not take them in time, however it paced its reads. It sends before it
-/// waits: a fresh connection's send buffer takes a small answer whole, with one system call.
-bool send_until(int fd, std::string_view bytes, Clock::time_point deadline) {
+/// Sends all of \p bytes within \p timeout_ms of the first send that has to wait. False when the
+/// client went away (EPIPE, ECONNRESET) or did not take them in time, however it paced its reads.
+/// It sends before it waits: a fresh connection's send buffer takes a small answer whole, with one
+/// system call, and then the clock is never read.
+bool send_until(int fd, std::string_view bytes, long timeout_ms) {
+    std::optional<Clock::time_point> deadline;
     while (!bytes.empty()) {
         ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
@@ -61,7 +63,10 @@ bool send_until(int fd, std::string_view bytes, Clock::time_point deadline) {
         if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
             return false;
         }
-        if (!wait_until(fd, POLLOUT, deadline)) {
+        if (!deadline) {
+            deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+        }
+        if (!wait_until(fd, POLLOUT, *deadline)) {
             return false;
         }
     }
@@ -93,10 +98,10 @@ void linger_close(Fd conn) {
     }
 }
 
-/// Writes \p response whole within write_timeout_ms from now.
+/// Writes \p response whole, within write_timeout_ms of the moment the client first makes us wait.
 bool send_response(int fd, const Response& response, bool head_only, long write_timeout_ms) {
     std::string bytes = serialize(response, false, head_only);
-    return send_until(fd, bytes, Clock::now() + std::chrono::milliseconds(write_timeout_ms));
+    return send_until(fd, bytes, write_timeout_ms);
 }
 
 }  // namespace

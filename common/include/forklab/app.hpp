@@ -66,6 +66,10 @@ std::string serialize(const Response& response, bool keep_alive, bool head_only)
 /// The head alone (status line, headers, blank line), with the whole body's length.
 std::string serialize_head(const Response& response, bool keep_alive);
 
+/// serialize_head() appended to \p out, whose memory a connection keeps from one response to the
+/// next (an event-loop worker serves thousands of requests with one buffer per connection).
+void append_head(std::string& out, const Response& response, bool keep_alive);
+
 /// The next at most \p left bytes of a generated body (at most 64 KiB at a time), to send after
 /// the bytes sent before: every byte of a generated body is the same, so one static buffer
 /// serves every connection.

@@ -113,6 +113,11 @@ bool has_token(std::string_view list, std::string_view token);
 /// The reason phrase of \p status ("OK", "Not Found" ...).
 std::string_view reason(int status);
 
+/// Appends the head of a response to \p out: status line, Content-Type, Content-Length,
+/// Connection, blank line. A server that keeps \p out per connection reuses its memory.
+void append_response_head(std::string& out, int status, std::string_view content_type,
+                          std::size_t content_length, bool keep_alive);
+
 /// The head of a response: status line, Content-Type, Content-Length, Connection, blank line.
 std::string response_head(int status, std::string_view content_type, std::size_t content_length,
                           bool keep_alive);
