@@ -357,6 +357,14 @@ int main(int argc, char** argv) {
             warning += "\n";
         }
         std::string tables = render_tables(workloads, rows);
+        bool all_met = true;
+        std::string targets_md = render_targets(workloads, rows, all_met);
+        if (!targets_md.empty()) {
+            tables += "\n" + targets_md;
+            std::cerr << "[bench] targets: "
+                      << (all_met ? "every one met" : "not all met (see the Targets table)")
+                      << "\n";
+        }
         if (!no_fork_cost && !interrupted && !stop_requested(o.stop_fd)) {
             tables += "\n" + fork_cost_section(bin);
         }

@@ -53,6 +53,43 @@ TEST(BenchTable, ShowsEachRowAsAShareOfTheCeiling) {
     EXPECT_EQ(md.find("A row above 100%"), std::string::npos) << md;
 }
 
+TEST(BenchTable, JudgesEachTargetOnTheMediansOfItsWorkloads) {
+    std::vector<Workload> workloads = {{"tiny", "/", false}, {"keep", "/", true}};
+    auto cell = [](double rps, long errors) {
+        return Cell{Cell::Status::measured, rps, 10.0, 1.0, errors, "", 2};
+    };
+    std::vector<Row> rows = {{"ceiling", "", {cell(20000, 0), cell(100000, 0)}, 2, 900, 800},
+                             {"ch05_fd_passing", "", {cell(18000, 0), cell(94000, 0)}, 3, 1, 1}};
+    bool met = true;
+    std::string md = render_targets(workloads, rows, met);
+    EXPECT_NE(md.find("| ch05_fd_passing >= 90% of ceiling | tiny | 90.0% | yes |"),
+              std::string::npos)
+        << md;
+    EXPECT_NE(md.find("| ch05_fd_passing >= 95% of ceiling | keep | 94.0% | **no** |"),
+              std::string::npos)
+        << md;
+    EXPECT_EQ(md.find("ch03_prefork_flock"), std::string::npos) << "no row, no line: " << md;
+    EXPECT_FALSE(met);
+
+    rows[1].cells[1].rps = 96000;
+    met = true;
+    md = render_targets(workloads, rows, met);
+    EXPECT_TRUE(met) << md;
+    EXPECT_NE(md.find("| every row without errors | every workload | 0 errors | yes |"),
+              std::string::npos)
+        << md;
+
+    rows[0].cells[0].errors = 2;  // an error anywhere, even in a reference row, fails the run
+    met = true;
+    md = render_targets(workloads, rows, met);
+    EXPECT_FALSE(met);
+    EXPECT_NE(md.find("| 2 errors | **no** |"), std::string::npos) << md;
+
+    met = true;
+    EXPECT_EQ(render_targets(workloads, {rows[0]}, met), "") << "no target without its rows";
+    EXPECT_TRUE(met);
+}
+
 TEST(BenchTable, SaysWhenARowBeatsTheCeiling) {
     std::vector<Workload> workloads = {{"keep", "/", true}};
     Cell ceiling{Cell::Status::measured, 20000, 8.0, 1.5, 0, "", 2};

@@ -164,6 +164,55 @@ std::string render_tables(const std::vector<Workload>& workloads, const std::vec
     return md.str();
 }
 
+std::string render_targets(const std::vector<Workload>& workloads, const std::vector<Row>& rows,
+                           bool& all_met) {
+    std::ostringstream md;
+    auto cell_of = [&rows](const std::string& name, std::size_t w) -> const Cell* {
+        for (const Row& r : rows) {
+            if (r.name == name && w < r.cells.size() &&
+                r.cells[w].status == Cell::Status::measured) {
+                return &r.cells[w];
+            }
+        }
+        return nullptr;
+    };
+    int lines = 0;
+    for (const SpeedTarget& t : speed_targets) {
+        for (std::size_t w = 0; w < workloads.size(); ++w) {
+            const Cell* mine = cell_of(t.row, w);
+            const Cell* reference = cell_of(t.reference, w);
+            if (workloads[w].keep_alive != t.keep_alive || mine == nullptr ||
+                reference == nullptr || reference->rps <= 0) {
+                continue;
+            }
+            double ratio = mine->rps / reference->rps;
+            bool met = ratio >= t.at_least;
+            all_met = all_met && met;
+            md << (lines++ == 0 ? "| target | workload | measured | met |\n|---|---|---:|---|\n"
+                                : "")
+               << "| " << t.row << " >= " << fixed(100.0 * t.at_least, 0) << "% of " << t.reference
+               << " | " << workloads[w].title << " | " << fixed(100.0 * ratio, 1) << "% | "
+               << (met ? "yes" : "**no**") << " |\n";
+        }
+    }
+    if (lines == 0) {
+        return "";
+    }
+    long errors = 0;
+    for (const Row& r : rows) {
+        for (const Cell& c : r.cells) {
+            errors += c.status == Cell::Status::measured ? c.errors : 0;
+        }
+    }
+    all_met = all_met && errors == 0;
+    md << "| every row without errors | every workload | " << errors << " errors | "
+       << (errors == 0 ? "yes" : "**no**") << " |\n";
+    return "### Targets\n\nEach design within a tenth of its own floor: the ratio of the medians "
+           "of one run, rows taking turns. A target missed on a noisy run (see the warning above) "
+           "says little; one missed on a quiet run is a regression to find.\n\n" +
+           md.str();
+}
+
 std::string noise_warning(const std::vector<Workload>& workloads, const std::vector<Row>& rows) {
     std::string worst_title;
     double worst = 0;

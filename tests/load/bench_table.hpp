@@ -64,6 +64,31 @@ constexpr double noisy_spread = 0.15;
 /// the first named `fork_floor` the 100% of the floor column.
 std::string render_tables(const std::vector<Workload>& workloads, const std::vector<Row>& rows);
 
+/// One ratio the kit means to hold: \p row's requests/s at least \p at_least times \p reference's,
+/// in every workload of the kind \p keep_alive names.
+struct SpeedTarget {
+    const char* row;        ///< ch05_fd_passing ...
+    const char* reference;  ///< ceiling, fork_floor or another row.
+    double at_least;        ///< 0.9: 90 %.
+    bool keep_alive;        ///< Judged on the keep-alive workloads, else on the others.
+};
+
+/// The kit's targets: each design within a tenth of its own floor.
+inline constexpr SpeedTarget speed_targets[] = {
+    {"ch01_fork_server", "fork_floor", 0.90, false},
+    {"ch03_prefork_flock", "ceiling", 0.90, false},
+    {"ch04_adaptive_pool", "ch03_prefork_flock", 0.90, false},
+    {"ch05_fd_passing", "ceiling", 0.90, false},
+    {"ch05_fd_passing", "ceiling", 0.95, true},
+};
+
+/// The targets, in Markdown: one line per target and workload whose two rows were measured, with
+/// the ratio of their medians and whether it holds, then whether every measured cell of every row
+/// is free of errors. Sets \p all_met to false when something falls short (left alone otherwise);
+/// "" when no target's rows are in \p rows.
+std::string render_targets(const std::vector<Workload>& workloads, const std::vector<Row>& rows,
+                           bool& all_met);
+
 /// A warning when the ceiling's row spreads more than noisy_spread over the rounds in some
 /// workload: "The ceiling's row moved 23% between rounds ..."; "" when it did not (or has one
 /// round, or there is no ceiling row).
