@@ -111,7 +111,8 @@ Connections::Progress Connections::respond(Conn& c, const Response& response,
 //! [flush]
 Connections::Progress Connections::flush(Conn& c, Clock::time_point now) {
     while (c.sent < c.out.size() || c.generated > 0) {
-        // What is left of `out`, then the next piece of a generated body, in one system call.
+        // What is left of `out`, then the next piece of a generated body, in one system call:
+        // send() for one piece (a small response, whole), sendmsg() with a vector for two.
         iovec iov[2];
         int parts = 0;
         if (c.sent < c.out.size()) {
@@ -121,10 +122,15 @@ Connections::Progress Connections::flush(Conn& c, Clock::time_point now) {
         if (!more.empty()) {
             iov[parts++] = {const_cast<char*>(more.data()), more.size()};
         }
-        msghdr msg{};
-        msg.msg_iov = iov;
-        msg.msg_iovlen = static_cast<std::size_t>(parts);
-        ssize_t n = ::sendmsg(c.fd.get(), &msg, MSG_NOSIGNAL);
+        ssize_t n = -1;
+        if (parts == 1) {
+            n = ::send(c.fd.get(), iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);  // the usual
+        } else {
+            msghdr msg{};  // the kernel copies in and checks the header and the vector first
+            msg.msg_iov = iov;
+            msg.msg_iovlen = static_cast<std::size_t>(parts);
+            n = ::sendmsg(c.fd.get(), &msg, MSG_NOSIGNAL);
+        }
         if (n > 0) {
             auto wrote = static_cast<std::size_t>(n);
             std::size_t from_out = std::min(wrote, c.out.size() - c.sent);
