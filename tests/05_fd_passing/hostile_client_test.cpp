@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-#include <cstdlib>
 #include <vector>
 
 #include "fd_passing_support.hpp"
@@ -17,12 +16,6 @@ namespace forklab::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// A /proc/PID/status memory field ("VmRSS", "VmHWM") in KiB, or -1.
-long kib(pid_t pid, const std::string& field) {
-    std::string value = status_field(pid, field);  // "  123456 kB"
-    return value.empty() ? -1 : std::strtol(value.c_str(), nullptr, 10);
-}
 
 /// True when every one of \p clients has bytes waiting to be read.
 bool all_readable(const std::vector<Client>& clients) {
@@ -39,7 +32,7 @@ TEST(HostileClients, ClientsThatNeverReadBigResponsesDoNotGrowTheWorker) {
     std::vector<pid_t> workers = wait_for_workers(server.pid(), server.port(), 1);
     ASSERT_EQ(workers.size(), 1u);
     pid_t worker = workers[0];
-    long before = kib(worker, "VmRSS");
+    long before = status_kib(worker, "VmRSS");
     ASSERT_GT(before, 0);
     // 16 clients, each asking for the largest body (16 MiB) and reading none of it: a worker that
     // builds each response whole holds 256 MiB for them until the write timeout.
@@ -55,8 +48,8 @@ TEST(HostileClients, ClientsThatNeverReadBigResponsesDoNotGrowTheWorker) {
     // started to answer all of them, and stopped where each socket is full.
     ASSERT_TRUE(eventually([&] { return all_readable(clients); }, 10s))
         << "not every client got the start of its response";
-    long peak = kib(worker, "VmHWM");  // the most the worker ever held, so far
-    long after = kib(worker, "VmRSS");
+    long peak = status_kib(worker, "VmHWM");  // the most the worker ever held, so far
+    long after = status_kib(worker, "VmRSS");
     constexpr long body_kib = 16 << 10;
     EXPECT_LT(peak - before, 2 * body_kib)
         << "the worker's resident memory went from " << before << " KiB to a peak of " << peak

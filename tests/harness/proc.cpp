@@ -103,6 +103,11 @@ std::string status_field(pid_t pid, const std::string& key) {
     return {};
 }
 
+long status_kib(pid_t pid, const std::string& key) {
+    std::string value = status_field(pid, key);
+    return value.empty() ? -1 : std::strtol(value.c_str(), nullptr, 10);
+}
+
 int umask_of(pid_t pid) {
     std::string text = status_field(pid, "Umask");
     return text.empty() ? -1 : static_cast<int>(std::strtol(text.c_str(), nullptr, 8));

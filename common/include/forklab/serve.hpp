@@ -28,7 +28,9 @@ enum class ServeEnd {
 /// does byte by byte: the head must be complete within read_timeout_ms of the start (a client
 /// that trickles bytes or floods empty lines is cut there, or sooner at the head limit), and the
 /// response must be taken within write_timeout_ms of being ready (a client that reads a little at
-/// a time cannot stretch it). After an error response, unread input is drained briefly before
+/// a time cannot stretch it). A generated body (/bytes/N) is never built: it is sent from one
+/// read-only buffer as the socket takes it, so a 16 MiB answer costs no more memory than an empty
+/// one, nor a heap page in a freshly forked child. After an error response, unread input is drained briefly before
 /// closing so the client sees the response instead of a reset. Drills: Drill::crash aborts the
 /// process; Drill::hang blocks forever.
 ServeEnd serve_one(Fd conn, const AppContext& context, const ServeLimits& limits);
