@@ -229,10 +229,10 @@ int main(int argc, char** argv) {
     std::vector<Target> externals;
     forklab::Cli cli("bench",
                      "Runs every server design under the same loads and prints the table.");
-    long rounds = 3;
+    long rounds = 5;  // three let two noisy rounds of one row (seen: 25-38 % apart) set its median
     cli.option("rounds",
                "every row measured this many times, rows taking turns; the table shows "
-               "each cell's median (default 3)",
+               "each cell's median (default 5)",
                rounds, 1, 20);
     cli.option("duration", "SECONDS", "seconds of load per cell and round (default 2)",
                [&](const std::string& text) {
