@@ -30,9 +30,9 @@ enum class ServeEnd {
 /// response must be taken within write_timeout_ms of being ready (a client that reads a little at
 /// a time cannot stretch it). A generated body (/bytes/N) is never built: it is sent from one
 /// read-only buffer as the socket takes it, so a 16 MiB answer costs no more memory than an empty
-/// one, nor a heap page in a freshly forked child. After an error response, unread input is drained briefly before
-/// closing so the client sees the response instead of a reset. Drills: Drill::crash aborts the
-/// process; Drill::hang blocks forever.
+/// one, nor a heap page in a freshly forked child. After an error response, unread input is drained
+/// briefly before closing so the client sees the response instead of a reset. Drills: Drill::crash
+/// aborts the process; Drill::hang blocks forever.
 ServeEnd serve_one(Fd conn, const AppContext& context, const ServeLimits& limits);
 
 }  // namespace forklab
