@@ -3,7 +3,6 @@
 /// drains), keep alive.
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -111,31 +110,11 @@ Connections::Progress Connections::respond(Conn& c, const Response& response,
 //! [flush]
 Connections::Progress Connections::flush(Conn& c, Clock::time_point now) {
     while (c.sent < c.out.size() || c.generated > 0) {
-        // What is left of `out`, then the next piece of a generated body, in one system call:
-        // send() for one piece (a small response, whole), sendmsg() with a vector for two.
-        iovec iov[2];
-        int parts = 0;
-        if (c.sent < c.out.size()) {
-            iov[parts++] = {c.out.data() + c.sent, c.out.size() - c.sent};
-        }
-        std::string_view more = generated_chunk(c.generated);
-        if (!more.empty()) {
-            iov[parts++] = {const_cast<char*>(more.data()), more.size()};
-        }
-        ssize_t n = -1;
-        if (parts == 1) {
-            n = ::send(c.fd.get(), iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);  // the usual
-        } else {
-            msghdr msg{};  // the kernel copies in and checks the header and the vector first
-            msg.msg_iov = iov;
-            msg.msg_iovlen = static_cast<std::size_t>(parts);
-            n = ::sendmsg(c.fd.get(), &msg, MSG_NOSIGNAL);
-        }
+        // What is left of `out`, then the next piece of a generated body, in one system call.
+        std::string_view left = std::string_view(c.out).substr(c.sent);
+        ssize_t n = send_some(c.fd.get(), left, c.generated, MSG_NOSIGNAL);
         if (n > 0) {
-            auto wrote = static_cast<std::size_t>(n);
-            std::size_t from_out = std::min(wrote, c.out.size() - c.sent);
-            c.sent += from_out;
-            c.generated -= wrote - from_out;
+            c.sent = c.out.size() - left.size();
         } else if (n == -1 && errno == EINTR) {
             continue;
         } else if (n == -1 && errno == EAGAIN) {

@@ -2,8 +2,11 @@
 /// \brief The routes of the kit's HTTP app.
 #include "forklab/app.hpp"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
 
@@ -131,6 +134,34 @@ constexpr Filler filler = make_filler();
 
 std::string_view generated_chunk(std::size_t left) {
     return std::string_view(filler.bytes, sizeof filler.bytes).substr(0, left);
+}
+
+ssize_t send_some(int fd, std::string_view& out, std::size_t& generated, int flags) {
+    iovec iov[2];
+    int parts = 0;
+    if (!out.empty()) {
+        iov[parts++] = {const_cast<char*>(out.data()), out.size()};
+    }
+    std::string_view more = generated_chunk(generated);
+    if (!more.empty()) {
+        iov[parts++] = {const_cast<char*>(more.data()), more.size()};
+    }
+    ssize_t n = 0;
+    if (parts == 1) {
+        n = ::send(fd, iov[0].iov_base, iov[0].iov_len, flags);
+    } else if (parts == 2) {
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = 2;
+        n = ::sendmsg(fd, &msg, flags);
+    }
+    if (n > 0) {
+        auto wrote = static_cast<std::size_t>(n);
+        std::size_t from_out = std::min(wrote, out.size());
+        out.remove_prefix(from_out);
+        generated -= wrote - from_out;
+    }
+    return n;
 }
 
 }  // namespace forklab

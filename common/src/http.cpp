@@ -96,6 +96,14 @@ std::optional<std::string_view> Request::header(std::string_view name) const {
     return std::nullopt;
 }
 
+void Request::clear() {
+    method.clear();
+    target.clear();
+    headers.clear();
+    minor_version = Request().minor_version;
+    keep_alive = has_body = false;
+}
+
 std::string_view Request::path() const {
     std::string_view t = target;
     return t.substr(0, t.find('?'));
@@ -135,13 +143,7 @@ RequestParser::State RequestParser::next() {
     start_ += pos_;
     pos_ = part_ = line_ = 0;
     step_ = Step::leading;
-    // Forget the request but keep its memory: a keep-alive connection parses the next one into
-    // the same strings and vector instead of allocating them again.
-    request_.method.clear();
-    request_.target.clear();
-    request_.headers.clear();
-    request_.minor_version = 1;
-    request_.keep_alive = request_.has_body = false;
+    request_.clear();  // its memory is kept for the next request
     content_length_.reset();
     transfer_encoding_ = chunked_last_ = has_host_ = close_ = keep_alive_ = false;
     state_ = State::incomplete;

@@ -4,10 +4,8 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -56,26 +54,8 @@ bool wait_until(int fd, short events, Clock::time_point deadline) {
 bool send_until(int fd, std::string_view out, std::size_t generated, long timeout_ms) {
     std::optional<Clock::time_point> deadline;
     while (!out.empty() || generated > 0) {
-        iovec iov[2];
-        int parts = 0;
-        if (!out.empty()) {
-            iov[parts++] = {const_cast<char*>(out.data()), out.size()};
-        }
-        std::string_view more = generated_chunk(generated);
-        if (!more.empty()) {
-            iov[parts++] = {const_cast<char*>(more.data()), more.size()};
-        }
-        msghdr msg{};
-        msg.msg_iov = iov;
-        msg.msg_iovlen = static_cast<std::size_t>(parts);
-        ssize_t n = parts == 1
-                        ? ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT)
-                        : ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = send_some(fd, out, generated, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
-            auto wrote = static_cast<std::size_t>(n);
-            std::size_t from_out = std::min(wrote, out.size());
-            out.remove_prefix(from_out);
-            generated -= wrote - from_out;
             continue;
         }
         if (n == -1 && errno == EINTR) {

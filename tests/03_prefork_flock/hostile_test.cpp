@@ -1,10 +1,9 @@
 /// \file
 /// \brief Chapter 03 against hostile clients: one worker, and a client that tries to keep it.
 #include <gtest/gtest.h>
-
 #include <sys/socket.h>
-#include "harness/hostile.hpp"
 
+#include "harness/hostile.hpp"
 #include "harness/http_client.hpp"
 #include "harness/proc.hpp"
 #include "harness/server.hpp"

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <string>
 
 #include "forklab/app.hpp"
 
@@ -71,6 +74,34 @@ TEST(App, ABigBodyIsACountUntilItIsSent) {
     EXPECT_EQ(forklab::generated_chunk(3), "xxx");
     EXPECT_EQ(forklab::generated_chunk(16777216).size(), 65536u);
     EXPECT_TRUE(forklab::generated_chunk(0).empty());
+}
+
+// One call sends the head and the start of the body; a second call goes on where the first
+// stopped, and a third has nothing left to send.
+TEST(App, SendSomeSendsTheHeadThenTheGeneratedBody) {
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    std::string_view out = "head:";
+    std::size_t generated = 70000;  // more than one 64 KiB piece
+    std::size_t sent = 0;
+    std::string got;
+    char buf[1 << 16];
+    for (int calls = 0; (!out.empty() || generated > 0) && calls < 100; ++calls) {
+        ssize_t n = forklab::send_some(pair[0], out, generated, MSG_NOSIGNAL);
+        ASSERT_GT(n, 0);
+        sent += static_cast<std::size_t>(n);
+        while (got.size() < sent) {  // drain what was sent, so the next call has room
+            ssize_t r = ::read(pair[1], buf, sizeof buf);
+            ASSERT_GT(r, 0);
+            got.append(buf, static_cast<std::size_t>(r));
+        }
+    }
+    EXPECT_TRUE(out.empty());
+    EXPECT_EQ(generated, 0u);
+    EXPECT_EQ(got, "head:" + std::string(70000, 'x'));
+    EXPECT_EQ(forklab::send_some(pair[0], out, generated, MSG_NOSIGNAL), 0) << "nothing left";
+    ::close(pair[0]);
+    ::close(pair[1]);
 }
 
 }  // namespace

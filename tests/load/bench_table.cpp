@@ -25,14 +25,20 @@ std::string or_dash(bool known, const std::string& text) {
     return known ? text : "-";
 }
 
-/// The requests/s of the first measured row named \p name in workload \p w; 0 when none.
-double reference_rps(const std::vector<Row>& rows, const std::string& name, std::size_t w) {
+/// The cell of workload \p w of the first row named \p name that measured it; nullptr when none.
+const Cell* measured_cell(const std::vector<Row>& rows, const std::string& name, std::size_t w) {
     for (const Row& r : rows) {
         if (r.name == name && r.cells[w].status == Cell::Status::measured) {
-            return r.cells[w].rps;
+            return &r.cells[w];
         }
     }
-    return 0;
+    return nullptr;
+}
+
+/// The requests/s of the first measured row named \p name in workload \p w; 0 when none.
+double reference_rps(const std::vector<Row>& rows, const std::string& name, std::size_t w) {
+    const Cell* c = measured_cell(rows, name, w);
+    return c != nullptr ? c->rps : 0;
 }
 
 /// "26,100-29,400 (12%)": the lowest and highest requests/s over the rounds and their distance as
@@ -167,20 +173,11 @@ std::string render_tables(const std::vector<Workload>& workloads, const std::vec
 std::string render_targets(const std::vector<Workload>& workloads, const std::vector<Row>& rows,
                            bool& all_met) {
     std::ostringstream md;
-    auto cell_of = [&rows](const std::string& name, std::size_t w) -> const Cell* {
-        for (const Row& r : rows) {
-            if (r.name == name && w < r.cells.size() &&
-                r.cells[w].status == Cell::Status::measured) {
-                return &r.cells[w];
-            }
-        }
-        return nullptr;
-    };
     int lines = 0;
     for (const SpeedTarget& t : speed_targets) {
         for (std::size_t w = 0; w < workloads.size(); ++w) {
-            const Cell* mine = cell_of(t.row, w);
-            const Cell* reference = cell_of(t.reference, w);
+            const Cell* mine = measured_cell(rows, t.row, w);
+            const Cell* reference = measured_cell(rows, t.reference, w);
             if (workloads[w].keep_alive != t.keep_alive || mine == nullptr ||
                 reference == nullptr || reference->rps <= 0) {
                 continue;

@@ -27,6 +27,9 @@ struct Request {
     bool keep_alive = false;  ///< What the client asked for (version default, Connection header).
     bool has_body = false;    ///< Content-Length > 0 or Transfer-Encoding present.
 
+    /// Back to a default Request, keeping the memory of its strings and vector (a keep-alive
+    /// connection parses the next request into them).
+    void clear();
     /// The value of the first header named \p name (case-insensitive), if any.
     [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
     /// The target without its query ("/status" for "/status?json").

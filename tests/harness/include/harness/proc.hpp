@@ -42,7 +42,6 @@ std::string cwd(pid_t pid);
 std::string status_field(pid_t pid, const std::string& key);
 /// A memory line of /proc/PID/status ("VmRSS", "VmHWM": "  123456 kB") in KiB, or -1.
 long status_kib(pid_t pid, const std::string& key);
-
 /// The umask of \p pid as a number (from /proc/PID/status), or -1.
 int umask_of(pid_t pid);
 
